@@ -1,0 +1,1 @@
+"""Digests, rendering and sending of alert emails (never imports Scrapy)."""

@@ -1,0 +1,370 @@
+"""Storing notices with their history, and reading them back.
+
+`NoticeStore.save_many()` is the one way notices enter the database, used by `import`, the
+Scrapy store pipeline and manual intake alike:
+
+- the natural key is (source, source_id); a notice seen again with the same content is
+  `unchanged` and touches nothing;
+- a notice whose source now says something else is `changed`, and a `NoticeVersion` keeps each
+  changed field as [old, new];
+- notices of one procurement share a `procedure_key`; a notice that references or amends a
+  stored one adopts that notice's key;
+- a corrigendum or change notice amends the notice it corrects (deadline, value, documents), a
+  cancellation cancels it and an award marks it awarded. This is recorded as an `amended`
+  version whose `cause` names the amending notice, and it works in either arrival order: an
+  amendment stored before its target is applied when the target arrives.
+
+What the source itself last said is kept apart (`NoticeRow.source_record`), so re-importing an
+original notice after its corrigendum neither reverts the amendment nor counts as a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from monitor.contract import Notice
+from monitor.models import CONTENT_FIELDS, NoticeRow, NoticeVersion
+
+SaveOutcome = Literal["new", "changed", "unchanged"]
+Classifier = Callable[[Notice], list[dict[str, Any]]]
+
+# Notice types that change another notice of their procedure rather than stand alone.
+AMENDING_TYPES = frozenset({"corrigendum", "cancellation", "contract_award"})
+# Fields whose change is worth reclassifying for.
+_TEXT_FIELDS = frozenset({"title", "description", "cpv_codes", "organisation", "language", "buyer"})
+_BATCH_QUERY = 500  # SQLite allows 32766 bound parameters; stay far below for tuple IN lists.
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Same instant, same text: a deadline read as +01:00 equals the stored UTC one.
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def source_record(notice: Notice) -> dict[str, Any]:
+    """What the source said about `notice`, as JSON-ready values of `CONTENT_FIELDS`."""
+    return {name: _jsonable(getattr(notice, name)) for name in CONTENT_FIELDS}
+
+
+def effective_status(row: NoticeRow | Notice, now: datetime) -> str:
+    """The status a reader should see at `now`: an open call whose deadline passed is closed."""
+    if row.status == "open" and row.deadline is not None and row.deadline <= now:
+        return "closed"
+    return row.status
+
+
+@dataclass
+class NoticeStore:
+    """Saves notices through one session; the caller commits (or rolls back) the batch."""
+
+    session: Session
+    now: datetime
+    classify: Classifier | None = None
+    _pending_amending: dict[int, NoticeRow] = field(default_factory=dict, init=False)
+
+    def save(self, notice: Notice) -> SaveOutcome:
+        return self.save_many([notice])[0]
+
+    def save_many(self, notices: Sequence[Notice]) -> list[SaveOutcome]:
+        """Insert or update each notice; returns each one's outcome in order."""
+        existing = self._load({(n.source, n.source_id) for n in notices})
+        referenced = self._load_referenced(notices, existing)
+        outcomes: list[SaveOutcome] = []
+        touched: list[NoticeRow] = []
+        for notice in notices:
+            key = (notice.source, notice.source_id)
+            row = existing.get(key)
+            if row is None:
+                row = self._insert(notice, referenced)
+                existing[key] = row
+                referenced.setdefault(key, row)
+                outcomes.append("new")
+                touched.append(row)
+            else:
+                outcome = self._update(row, notice)
+                outcomes.append(outcome)
+                if outcome == "changed":
+                    touched.append(row)
+        if touched:
+            self.session.flush()
+            self._link(touched)
+        return outcomes
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], NoticeRow]:
+        found: dict[tuple[str, str], NoticeRow] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), _BATCH_QUERY):
+            chunk = ordered[start : start + _BATCH_QUERY]
+            query = select(NoticeRow).where(tuple_(NoticeRow.source, NoticeRow.source_id).in_(chunk))
+            for row in self.session.scalars(query):
+                found[(row.source, row.source_id)] = row
+        return found
+
+    def _load_referenced(
+        self, notices: Sequence[Notice], existing: dict[tuple[str, str], NoticeRow]
+    ) -> dict[tuple[str, str], NoticeRow]:
+        wanted = {
+            (n.source, ref) for n in notices for ref in [n.amends, *n.references] if ref is not None
+        } - set(existing)
+        found = dict(existing)
+        found.update(self._load(wanted))
+        return found
+
+    # -- insert and update ---------------------------------------------------------------------
+
+    def _areas(self, notice: Notice) -> list[dict[str, Any]]:
+        return self.classify(notice) if self.classify is not None else list(notice.technology_areas)
+
+    def _insert(self, notice: Notice, referenced: dict[tuple[str, str], NoticeRow]) -> NoticeRow:
+        # Adopt the procedure of the notice this one amends or references, so that PIN → notice →
+        # corrigendum → award group under one key whatever key each source computed.
+        for ref in [notice.amends, *notice.references]:
+            target = referenced.get((notice.source, ref)) if ref else None
+            if target is not None and target.procedure_key:
+                notice.procedure_key = target.procedure_key
+                break
+        values = {name: getattr(notice, name) for name in CONTENT_FIELDS}
+        row = NoticeRow(
+            source=notice.source,
+            source_id=notice.source_id,
+            technology_areas=self._areas(notice),
+            source_record=source_record(notice),
+            first_seen_at=self.now,
+            last_changed_at=self.now,
+            **values,
+        )
+        row.versions.append(NoticeVersion(version=1, recorded_at=self.now, kind="created", changes={}))
+        self.session.add(row)
+        return row
+
+    def _update(self, row: NoticeRow, notice: Notice) -> SaveOutcome:
+        record = source_record(notice)
+        if record == row.source_record:
+            return "unchanged"
+        before = row.source_record or {}
+        changes: dict[str, list[Any]] = {}
+        for name in CONTENT_FIELDS:
+            if before.get(name) == record[name]:
+                continue  # the source did not change this field: keep any amendment of it
+            if name == "procedure_key" and row.procedure_key and before.get(name) is not None:
+                continue  # the stored key may have been adopted from a linked notice; keep it
+            old, new = getattr(row, name), getattr(notice, name)
+            if _jsonable(old) != _jsonable(new):
+                setattr(row, name, new)
+                changes[name] = [_jsonable(old), _jsonable(new)]
+        row.source_record = record
+        if not changes:
+            return "unchanged"
+        if _TEXT_FIELDS & changes.keys():
+            row.technology_areas = self._areas(row.to_notice())
+        self._add_version(row, "updated", changes, cause=None)
+        return "changed"
+
+    def _add_version(
+        self, row: NoticeRow, kind: str, changes: dict[str, list[Any]], cause: str | None
+    ) -> None:
+        if row.id is None:
+            number = len(row.versions) + 1
+        else:
+            last = self.session.scalar(
+                select(func.max(NoticeVersion.version)).where(NoticeVersion.notice_id == row.id)
+            )
+            number = max(last or 0, len(row.versions)) + 1
+        row.versions.append(
+            NoticeVersion(version=number, recorded_at=self.now, kind=kind, cause=cause, changes=changes)
+        )
+        row.last_changed_at = self.now
+
+    # -- procedures and amendments -------------------------------------------------------------
+
+    def _link(self, touched: list[NoticeRow]) -> None:
+        amending: dict[int, NoticeRow] = {r.id: r for r in touched if _is_amending(r)}
+        plain = [r for r in touched if not _is_amending(r)]
+        # Amendments stored before the notice they amend: find them now that it is here.
+        for start in range(0, len(plain), _BATCH_QUERY):
+            chunk = plain[start : start + _BATCH_QUERY]
+            ids = [(r.source, r.source_id) for r in chunk]
+            keys = [r.procedure_key for r in chunk if r.procedure_key]
+            conditions: list[ColumnElement[bool]] = [tuple_(NoticeRow.source, NoticeRow.amends).in_(ids)]
+            if keys:
+                conditions.append(
+                    and_(NoticeRow.procedure_key.in_(keys), NoticeRow.notice_type.in_(AMENDING_TYPES))
+                )
+            for row in self.session.scalars(select(NoticeRow).where(or_(*conditions))):
+                amending.setdefault(row.id, row)
+        ordered = sorted(amending.values(), key=lambda r: (r.published_on or date.min, r.id))
+        for row in ordered:
+            target = self._target(row)
+            if target is not None and target.id != row.id:
+                self._apply(row, target)
+
+    def _target(self, amending: NoticeRow) -> NoticeRow | None:
+        """The notice that `amending` changes: the one it names, else its procedure's latest call."""
+        if amending.amends:
+            named = self.session.scalar(
+                select(NoticeRow).where(
+                    NoticeRow.source == amending.source, NoticeRow.source_id == amending.amends
+                )
+            )
+            if named is not None:
+                return named
+        if not amending.procedure_key:
+            return None
+        query = (
+            select(NoticeRow)
+            .where(
+                NoticeRow.procedure_key == amending.procedure_key,
+                NoticeRow.notice_type.not_in(AMENDING_TYPES),
+                NoticeRow.id != amending.id,
+            )
+            .order_by(NoticeRow.published_on.desc().nulls_last(), NoticeRow.id.desc())
+            .limit(1)
+        )
+        return self.session.scalar(query)
+
+    def _apply(self, amending: NoticeRow, target: NoticeRow) -> None:
+        cause = f"{amending.source}/{amending.source_id}"
+        if amending.procedure_key != target.procedure_key and target.procedure_key:
+            amending.procedure_key = target.procedure_key
+        changes: dict[str, list[Any]] = {}
+
+        def change(name: str, new: Any) -> None:
+            old = getattr(target, name)
+            if _jsonable(old) != _jsonable(new):
+                setattr(target, name, new)
+                changes[name] = [_jsonable(old), _jsonable(new)]
+
+        if amending.notice_type == "cancellation":
+            change("status", "cancelled")
+        elif amending.notice_type == "contract_award":
+            if target.status != "cancelled":
+                change("status", "awarded")
+            merged = list(target.awards or [])
+            merged += [a for a in amending.awards or [] if a not in merged]
+            change("awards", merged)
+        else:
+            # An older corrigendum read after a newer one must not roll the deadline back.
+            if amending.deadline is not None and not self._superseded(amending, target):
+                change("deadline", amending.deadline)
+            if amending.estimated_value is not None:
+                change("estimated_value", amending.estimated_value)
+                if amending.currency:
+                    change("currency", amending.currency)
+            documents = list(target.documents or [])
+            known = {d.get("url") for d in documents}
+            documents += [d for d in amending.documents or [] if d.get("url") not in known]
+            change("documents", documents)
+        if changes:
+            self._add_version(target, "amended", changes, cause=cause)
+
+    def _superseded(self, amending: NoticeRow, target: NoticeRow) -> bool:
+        """Whether an amendment published after `amending` already set the target's deadline."""
+        causes = self.session.scalars(
+            select(NoticeVersion.cause).where(
+                NoticeVersion.notice_id == target.id, NoticeVersion.kind == "amended"
+            )
+        ).all()
+        source_ids = [c.split("/", 1)[1] for c in causes if c and c.startswith(amending.source + "/")]
+        if not source_ids or amending.published_on is None:
+            return False
+        latest = self.session.scalar(
+            select(func.max(NoticeRow.published_on)).where(
+                NoticeRow.source == amending.source, NoticeRow.source_id.in_(source_ids)
+            )
+        )
+        return latest is not None and latest > amending.published_on
+
+
+def _is_amending(row: NoticeRow) -> bool:
+    return row.notice_type in AMENDING_TYPES or row.amends is not None
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeFilter:
+    """What `notices list` and `notices export` select; every field optional."""
+
+    organisation: str | None = None
+    notice_type: str | None = None
+    source: str | None = None
+    open_only: bool = False
+    since: date | None = None
+    text: str | None = None
+
+
+def select_notices(criteria: NoticeFilter, now: datetime) -> Select[NoticeRow]:
+    query = select(NoticeRow)
+    if criteria.organisation:
+        query = query.where(NoticeRow.organisation == criteria.organisation)
+    if criteria.notice_type:
+        query = query.where(NoticeRow.notice_type == criteria.notice_type)
+    if criteria.source:
+        query = query.where(NoticeRow.source == criteria.source)
+    if criteria.open_only:
+        # Open = still accepting: planned stages, and open calls whose deadline has not passed.
+        query = query.where(
+            or_(
+                NoticeRow.status == "planned",
+                and_(NoticeRow.status == "open", or_(NoticeRow.deadline.is_(None), NoticeRow.deadline > now)),
+            )
+        )
+    if criteria.since:
+        query = query.where(NoticeRow.published_on >= criteria.since)
+    if criteria.text:
+        pattern = f"%{criteria.text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(NoticeRow.title).like(pattern),
+                func.lower(NoticeRow.description).like(pattern),
+                func.lower(NoticeRow.buyer).like(pattern),
+            )
+        )
+    return query.order_by(NoticeRow.published_on.desc().nulls_last(), NoticeRow.id.desc())
+
+
+def iter_records(session: Session, criteria: NoticeFilter, now: datetime) -> Iterator[dict[str, Any]]:
+    """Export records (the contract's keys) for the selected notices, streamed."""
+    for row in session.scalars(select_notices(criteria, now).execution_options(yield_per=500)):
+        record = row.to_notice().to_record()
+        record["status"] = effective_status(row, now)
+        yield record
+
+
+def find_notice(session: Session, ref: str) -> NoticeRow | None:
+    """A notice by "source/source_id", by bare source_id when unambiguous, or by database id."""
+    if "/" in ref:
+        source, source_id = ref.split("/", 1)
+        return session.scalar(
+            select(NoticeRow).where(NoticeRow.source == source, NoticeRow.source_id == source_id)
+        )
+    matches = session.scalars(select(NoticeRow).where(NoticeRow.source_id == ref).limit(2)).all()
+    if len(matches) == 1:
+        return matches[0]
+    if ref.isdigit():
+        return session.get(NoticeRow, int(ref))
+    return None
+
+
+def procedure_of(session: Session, row: NoticeRow) -> list[NoticeRow]:
+    """All notices of `row`'s procedure in publication order (just `row` when it has no key)."""
+    if not row.procedure_key:
+        return [row]
+    query = (
+        select(NoticeRow)
+        .where(NoticeRow.procedure_key == row.procedure_key)
+        .order_by(NoticeRow.published_on.asc().nulls_first(), NoticeRow.id)
+    )
+    return list(session.scalars(query))
