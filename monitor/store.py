@@ -270,12 +270,17 @@ class NoticeStore:
 
     def _superseded(self, amending: NoticeRow, target: NoticeRow) -> bool:
         """Whether an amendment published after `amending` already set the target's deadline."""
-        causes = self.session.scalars(
-            select(NoticeVersion.cause).where(
+        versions = self.session.execute(
+            select(NoticeVersion.cause, NoticeVersion.changes).where(
                 NoticeVersion.notice_id == target.id, NoticeVersion.kind == "amended"
             )
         ).all()
-        source_ids = [c.split("/", 1)[1] for c in causes if c and c.startswith(amending.source + "/")]
+        # Only amendments that set the deadline count: an award read earlier changed the status.
+        source_ids = [
+            cause.split("/", 1)[1]
+            for cause, changes in versions
+            if cause and cause.startswith(amending.source + "/") and "deadline" in (changes or {})
+        ]
         if not source_ids or amending.published_on is None:
             return False
         latest = self.session.scalar(

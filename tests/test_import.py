@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from realdata import real_data_dir
 from sqlalchemy import Engine, func, select
 
 from monitor.cli import main
@@ -21,7 +22,6 @@ from monitor.db import open_database, session_scope
 from monitor.importer import ImportSummary, import_paths
 from monitor.models import NoticeRow
 from monitor.settings import PROJECT_ROOT
-from realdata import real_data_dir
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 NOTICES = PROJECT_ROOT / "tests" / "fixtures" / "notices"
@@ -40,8 +40,10 @@ def count(engine: Engine) -> int:
 
 
 def reasons(summary: ImportSummary) -> dict[str, str]:
-    return {Path(r.origin.split(":")[-1]).name if ":" in r.origin else Path(r.origin).name: r.reason
-            for r in summary.rejected}
+    return {
+        Path(r.origin.split(":")[-1]).name if ":" in r.origin else Path(r.origin).name: r.reason
+        for r in summary.rejected
+    }
 
 
 def test_folder_import_is_recursive_and_hostile_files_are_rejected_by_name(engine: Engine, tmp_path: Path) -> None:
@@ -106,8 +108,15 @@ def test_ted_api_json_with_base64_content_and_v3_links_only(engine: Engine, tmp_
     legacy = tmp_path / "legacy.json"
     legacy.write_text(json.dumps({"ND": "301234-2022", "content": base64.b64encode(xml).decode()}))
     v3 = tmp_path / "v3.json"
-    v3.write_text(json.dumps({"notices": [{"publication-number": "1-2026", "links": {}}], "totalNoticeCount": 1,
-                              "iterationNextToken": None}))
+    v3.write_text(
+        json.dumps(
+            {
+                "notices": [{"publication-number": "1-2026", "links": {}}],
+                "totalNoticeCount": 1,
+                "iterationNextToken": None,
+            }
+        )
+    )
     bad = tmp_path / "bad64.json"
     bad.write_text(json.dumps({"ND": "2-2026", "content": "not base64!"}))
     summary = import_paths(engine, [legacy, v3, bad], now=NOW)
@@ -150,8 +159,9 @@ def test_every_valid_file_in_shared_data_imports(tmp_path: Path) -> None:
     export = CliRunner().invoke(main, ["notices", "export", "--db", db])
     assert export.exit_code == 0
     if CHECK_EXPORT.exists():
-        checked = subprocess.run([sys.executable, str(CHECK_EXPORT)], input=export.stdout, capture_output=True,
-                                 text=True, check=False)
+        checked = subprocess.run(
+            [sys.executable, str(CHECK_EXPORT)], input=export.stdout, capture_output=True, text=True, check=False
+        )
         assert checked.returncode == 0, checked.stdout[-3000:]
     with session_scope(engine) as session:
         f4e = session.scalar(select(NoticeRow).where(NoticeRow.source_id == "89010-2021"))

@@ -164,9 +164,7 @@ def test_award_and_cancellation_change_the_call_they_close(engine: Engine) -> No
 
 
 def test_referencing_notice_adopts_the_procedure_of_the_notice_it_names(engine: Engine) -> None:
-    pin = call(
-        source_id="50-2026", notice_type="prior_information", status="planned", procedure_key="ted:50-2026"
-    )
+    pin = call(source_id="50-2026", notice_type="prior_information", status="planned", procedure_key="ted:50-2026")
     cn = call(source_id="100-2026", procedure_key="ted:100-2026", references=["50-2026"])
     save(engine, pin)
     save(engine, cn)
@@ -189,9 +187,24 @@ def test_open_call_past_its_deadline_reads_as_closed(engine: Engine) -> None:
     assert effective_status(row, NOW) == "open"
     assert effective_status(row, datetime(2026, 12, 16, tzinfo=UTC)) == "closed"
     with session_scope(engine) as session:
-        assert (
-            list(iter_records(session, NoticeFilter(open_only=True), datetime(2026, 12, 16, tzinfo=UTC)))
-            == []
-        )
+        assert list(iter_records(session, NoticeFilter(open_only=True), datetime(2026, 12, 16, tzinfo=UTC))) == []
         records = list(iter_records(session, NoticeFilter(), datetime(2026, 12, 16, tzinfo=UTC)))
         assert records[0]["status"] == "closed"
+
+
+def test_an_award_read_before_a_corrigendum_does_not_block_its_deadline(engine: Engine) -> None:
+    extended = datetime(2027, 1, 10, 12, 0, tzinfo=CET)
+    award = call(
+        source_id="200-2027",
+        title="Award",
+        notice_type="contract_award",
+        status="awarded",
+        published_on=date(2027, 3, 1),
+        deadline=None,
+        documents=[],
+        awards=[{"winner": "Cryo BV"}],
+    )
+    save(engine, call(), award)
+    save(engine, corrigendum("101-2026", date(2026, 11, 20), extended))
+    row = stored(engine, "100-2026")
+    assert row.deadline == extended and row.status == "awarded"

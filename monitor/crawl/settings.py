@@ -1,0 +1,123 @@
+"""The Scrapy settings of ilo-monitor (`scrapy.cfg`: `default = monitor.crawl.settings`).
+
+Every value that differs from Scrapy's default says what the default is and why we differ.
+The defaults are hardened: certificates are verified, only http(s) can be fetched, no telnet
+console, responses are size-capped, robots.txt is obeyed and the User-Agent says who we are.
+URLs and contacts come from the environment (`ILO_MONITOR_*`, see `monitor.settings`); a
+setting given on the command line (`scrapy crawl -s NAME=VALUE`, as `run_crawl` does) wins.
+"""
+
+from __future__ import annotations
+
+from monitor import __version__
+from monitor.settings import env
+
+# Where people who see our requests in their logs can read what the crawler is.
+PROJECT_URL = "https://github.com/ilo-network/ilo-monitor"
+
+# Default: "scrapybot". Our name in Scrapy's log lines.
+BOT_NAME = "ilo-monitor"
+
+# Default: []. One module per source in the top-level `spiders` package.
+SPIDER_MODULES = ["spiders"]
+# Default: "". Where `scrapy genspider` writes a new spider.
+NEWSPIDER_MODULE = "spiders"
+
+# --- Identity and politeness -------------------------------------------------------------------
+
+# Default: "Scrapy/<version> (+https://scrapy.org)". Site operators must be able to reach a
+# person: ILO_MONITOR_CONTACT (an email address or URL) is put in every request.
+USER_AGENT = f"ilo-monitor/{__version__} (+{PROJECT_URL}; contact: {env('CONTACT', PROJECT_URL)})"
+
+# Default: False. We read public procurement portals and follow their robots.txt rules.
+ROBOTSTXT_OBEY = True
+
+# Default: 16. A monitor needs a few hundred requests a day; there is no reason to hurry.
+CONCURRENT_REQUESTS = 4
+
+# Default: 8. One request at a time per site: procurement portals are small public services.
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+
+# Default: 0. At least one second between requests to the same site (spiders may ask for more
+# in `custom_settings`; replayed crawls set 0 on the command line, which has a higher priority).
+DOWNLOAD_DELAY = 1.0
+
+# Default: False. AutoThrottle slows down further when a site answers slowly.
+AUTOTHROTTLE_ENABLED = True
+# Default: 5.0. The first delay, before any latency is known.
+AUTOTHROTTLE_START_DELAY = 2.0
+# Default: 60.0 (kept, stated so that the ceiling is visible here).
+AUTOTHROTTLE_MAX_DELAY = 60.0
+# Default: 1.0 (kept): on average one request in flight per site.
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# Default: True. Public APIs and notice pages need no session; we keep no cookies from anyone.
+COOKIES_ENABLED = False
+
+# Default: 180. A notice or a page of search results is small; a stuck request should fail soon
+# and be retried rather than hold a slot for three minutes.
+DOWNLOAD_TIMEOUT = 60
+
+# --- Hardening ---------------------------------------------------------------------------------
+
+# Default: False (Scrapy accepts any certificate). Procurement data must come from the real
+# site: verify the certificate chain and the host name. In Scrapy 2.19 this is the documented
+# switch of the default context factory; DOWNLOADER_CLIENTCONTEXTFACTORY is deprecated there.
+DOWNLOAD_VERIFY_CERTIFICATES = True
+
+# Default: file, data, ftp and s3 handlers enabled. A scraped link must never make the crawler
+# read a local file or talk to another protocol: only http and https stay.
+DOWNLOAD_HANDLERS: dict[str, str | None] = {"file": None, "data": None, "ftp": None, "s3": None}
+
+# Default: enabled, on a local port. Nobody needs a Python shell into a running crawl.
+TELNETCONSOLE_ENABLED = False
+
+# Default: True (new in Scrapy 2.19). An HTTP server on localhost that runs Python code sent to
+# it, its token written to a job file in the user's profile: the same risk as telnet, off too.
+REMOTE_CONTROL_ENABLED = False
+
+# Default: 1 GiB. The largest documents we fetch are multilingual TED notices (a few MiB) and
+# search pages of 250 notices; anything near 32 MiB is not what we asked for.
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+# Default: 32 MiB. Warn early enough to notice a source that starts sending odd payloads.
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+
+# --- Components --------------------------------------------------------------------------------
+
+# Default: {}. Validation drops what breaks the notice contract before storage sees it.
+ITEM_PIPELINES = {
+    "monitor.crawl.pipelines.ValidatePipeline": 300,
+    "monitor.crawl.pipelines.StorePipeline": 800,
+}
+
+# Default: {}. Each extension raises NotConfigured unless its setting below is given.
+EXTENSIONS = {
+    "monitor.crawl.extensions.StatsDumpExtension": 500,
+}
+
+# Default: {}. The replay middleware sits after robots.txt, user agent and retries (so they
+# see the real URLs) and before the downloader stats (so a replayed request counts once).
+DOWNLOADER_MIDDLEWARES = {
+    "monitor.crawl.replay.ReplayMiddleware": 800,
+}
+
+# --- Output ------------------------------------------------------------------------------------
+
+# Default: "DEBUG". Every request at DEBUG drowns the lines an operator needs.
+LOG_LEVEL = "INFO"
+
+# Default: None (JSON feeds escape every non-ASCII character). Buyer names are multilingual.
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- ilo-monitor's own settings ----------------------------------------------------------------
+
+# The database the StorePipeline writes to; None means `monitor.settings.default_db_url()`.
+ILO_MONITOR_DB = env("DB")
+
+# Base URL of a replay server (`monitor.crawl.replay`); None in real crawls. Only ever given on
+# the command line by `run_crawl`, never read from the environment: a stray variable must not
+# silently divert production crawls.
+ILO_MONITOR_REPLAY_URL: str | None = None
+
+# Path of a JSON file the StatsDumpExtension writes the crawl's stats to; None disables it.
+ILO_MONITOR_STATS_FILE: str | None = None

@@ -1,0 +1,139 @@
+"""The main job, offline: replay the recorded sources through the whole pipeline as far as it exists.
+
+`ilo-monitor demo` (the README's first command) does, into a fresh SQLite file:
+1. a real Scrapy crawl of every source that has a recording in `tests/fixtures/<source>/`,
+   each answered by a local replay server (no network);
+2. an import of the real third-party data in `../shared/data` when that folder is present;
+3. an export of every stored notice in the notice contract (`notices.jsonl`);
+and then says what was found and where to look. Later stages (classification, matching,
+digests into an outbox folder) join here as they are built.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.crawl.replay import CrawlResult, ReplayServer, recorded_spider_args, run_crawl
+from monitor.db import open_database, session_scope
+from monitor.importer import ImportSummary, import_paths
+from monitor.models import NoticeRow
+from monitor.settings import PROJECT_ROOT, real_data_dir
+from monitor.store import NoticeFilter, effective_status, iter_records
+
+RECORDINGS = PROJECT_ROOT / "tests" / "fixtures"
+Echo = Callable[[str], None]
+
+
+@dataclass
+class DemoReport:
+    database: Path
+    export: Path
+    crawls: list[CrawlResult] = field(default_factory=list)
+    unmatched: dict[str, list[str]] = field(default_factory=dict)
+    imported: ImportSummary | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.crawls) and not any(self.unmatched.values())
+
+
+def recorded_sources(folder: Path = RECORDINGS) -> list[str]:
+    """Sources with a replay recording: folders holding an `exchanges.json`."""
+    return sorted(p.parent.name for p in folder.glob("*/exchanges.json"))
+
+
+def run_demo(out: Path, *, now: datetime, echo: Echo, with_real_data: bool = True) -> DemoReport:
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "ilo-monitor.sqlite"
+    for stale in (
+        database,
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+    ):
+        stale.unlink(missing_ok=True)  # a fresh database every run: the demo shows one clean pass
+    url = f"sqlite:///{database.resolve()}"
+    engine = open_database(url)
+    report = DemoReport(database=database, export=out / "notices.jsonl")
+
+    for source in recorded_sources():
+        folder = RECORDINGS / source
+        echo(f"Crawling {source} (real Scrapy crawl against the recording in {folder}) ...")
+        with ReplayServer(folder) as server:
+            result = run_crawl(source, db_url=url, replay_url=server.url, spider_args=recorded_spider_args(folder))
+            report.unmatched[source] = [f"{r.method} {r.url}" for r in server.unmatched]
+        report.crawls.append(result)
+        echo("  " + result.summary())
+        for line in result.errors:
+            echo(f"  error: {line}")
+        for request in report.unmatched[source]:
+            echo(f"  unrecorded request: {request}")
+
+    shared = real_data_dir() if with_real_data else None
+    if shared is None:
+        echo("No ../shared/data beside this checkout (or ILO_MONITOR_REAL_DATA): real TED data skipped.")
+    else:
+        echo(f"Importing the real TED data in {shared} ...")
+        report.imported = import_paths(engine, [shared], now=now)
+        summary = report.imported
+        echo(
+            f"  {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged, "
+            f"{len(summary.rejected)} rejected"
+        )
+        for rejected in summary.rejected:
+            echo(f"  rejected {rejected.origin}: {rejected.reason}")
+
+    with session_scope(engine) as session, report.export.open("w", encoding="utf-8") as stream:
+        for record in iter_records(session, NoticeFilter(), now):
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        _describe(session, now, echo)
+
+    # The command as the user ran it (`.venv/bin/ilo-monitor` under `make demo`), to copy and paste.
+    command = shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("ilo-monitor") else "ilo-monitor"
+    echo("")
+    echo("Where to look:")
+    echo(f"  database:  {database}")
+    echo(f"  export:    {report.export}   (the notice contract, one JSON object a line)")
+    echo(f"  try:       {command} notices list --db {url} --organisation cern")
+    echo(f"             {command} notices show --db {url} ted/700001-2026")
+    return report
+
+
+def _describe(session: Session, now: datetime, echo: Echo) -> None:
+    total = session.scalar(select(func.count(NoticeRow.id))) or 0
+    echo("")
+    echo(f"{total} notices stored.")
+    counts = session.execute(select(NoticeRow.notice_type, func.count()).group_by(NoticeRow.notice_type))
+    by_type = Counter(dict(counts.tuples().all()))
+    echo("  by type: " + ", ".join(f"{name} {count}" for name, count in by_type.most_common()))
+    rows = session.scalars(
+        select(NoticeRow).where(NoticeRow.organisation.is_not(None)).order_by(NoticeRow.published_on.desc())
+    ).all()
+    by_organisation = Counter(r.organisation for r in rows)
+    echo("  Big Science buyers: " + (", ".join(f"{k} {v}" for k, v in by_organisation.most_common()) or "none"))
+    if rows:
+        echo("")
+        echo("Big Science notices:")
+        for row in rows[:12]:
+            deadline = row.deadline.isoformat(timespec="minutes") if row.deadline else "-"
+            echo(
+                f"  {row.source}/{row.source_id:<14} {row.organisation:<6} {row.notice_type:<18} "
+                f"{effective_status(row, now):<9} deadline {deadline}  {row.title[:70]}"
+            )
+    amended = session.scalars(select(NoticeRow).where(NoticeRow.notice_type == "corrigendum").limit(1)).first()
+    if amended is not None and amended.procedure_key:
+        echo("")
+        echo(f"A procedure with a corrigendum ({amended.procedure_key}):")
+        procedure = select(NoticeRow).where(NoticeRow.procedure_key == amended.procedure_key)
+        for row in session.scalars(procedure.order_by(NoticeRow.published_on)):
+            versions = len(row.versions)
+            echo(f"  {row.published_on} {row.notice_type:<18} {row.source}/{row.source_id}: {versions} version(s)")
