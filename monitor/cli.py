@@ -2,7 +2,7 @@
 
 Every command takes `--db URL` (default `ILO_MONITOR_DB`, else the embedded SQLite file) and
 reads the clock once, at this boundary, passing `now` down. Errors the user can fix are printed
-as one line naming the file, field or setting, with exit code 2; never a traceback.
+as one line naming the file, field or setting, with exit code 1; never a traceback.
 """
 
 from __future__ import annotations
@@ -10,20 +10,17 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import IO, Any
 
 import click
-from sqlalchemy import Engine
 
 from monitor import __version__
+from monitor.commandline import ErrorGroup, F, amsterdam, connect, db_option
 from monitor.contract import EXPORT_KEYS, NOTICE_TYPES, utcnow
-from monitor.db import open_database, session_scope
-from monitor.errors import IloMonitorError
+from monitor.db import session_scope
 from monitor.store import (
     NoticeFilter,
     effective_status,
@@ -33,48 +30,8 @@ from monitor.store import (
     select_notices,
 )
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def db_option(function: F) -> F:
-    """`--db URL` on every command, falling back to `ILO_MONITOR_DB` and then the default file."""
-    return click.option(
-        "--db",
-        "db_url",
-        envvar="ILO_MONITOR_DB",
-        metavar="URL",
-        help="SQLAlchemy database URL (env ILO_MONITOR_DB; default: SQLite file in the user data folder).",
-    )(function)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the project's own errors into one clear line and exit code 2."""
-    try:
-        yield
-    except IloMonitorError as error:
-        raise click.ClickException(str(error)) from error
-
-
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context) -> Any:
-        with user_errors():
-            return super().invoke(ctx)
-
-
-def connect(db_url: str | None) -> Engine:
-    return open_database(db_url)
-
-
-def amsterdam(stamp: datetime | None) -> str:
-    """A time as Dutch readers want it: local Amsterdam time with its zone abbreviation."""
-    if stamp is None:
-        return "-"
-    return stamp.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M %Z")
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ilo-monitor")
 def main() -> None:
     """Big Science Tender Monitor: tender notices for the Dutch ILO-network."""
@@ -100,8 +57,7 @@ def import_command(paths: tuple[Path, ...], quiet: bool, db_url: str | None) -> 
         with click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True) as bar:
             summary = import_paths(engine, paths, now=now, progress=bar.update)
     click.echo(
-        f"{summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged, "
-        f"{len(summary.rejected)} rejected"
+        f"{summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged, {len(summary.rejected)} rejected"
     )
     for rejected in summary.rejected:
         click.echo(f"rejected {rejected.origin}: {rejected.reason}", err=True)
@@ -216,9 +172,7 @@ def _short(value: Any) -> str:
 
 @notices.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option(
-    "--output", type=click.Path(path_type=Path), help="Write to this file instead of standard output."
-)
+@click.option("--output", type=click.Path(path_type=Path), help="Write to this file instead of standard output.")
 @filter_options
 @db_option
 def notices_export(fmt: str, output: Path | None, db_url: str | None, **criteria: Any) -> None:
@@ -301,3 +255,114 @@ def demo(out: Path, no_real_data: bool) -> None:
     report = run_demo(out, now=utcnow(), echo=click.echo, with_real_data=not no_real_data)
     if not report.ok:
         raise click.ClickException("the demo crawl did not run cleanly: see the lines above")
+
+
+# -- classification --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("refs", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every stored notice.")
+@click.option("--outdated", is_flag=True, help="Only notices classified by another classifier version.")
+@db_option
+def classify(refs: tuple[str, ...], everything: bool, outdated: bool, db_url: str | None) -> None:
+    """Classify stored notices again (after a taxonomy or model change); corrections still win."""
+    from sqlalchemy import or_, select
+
+    from monitor.classifier import CLASSIFIER_VERSION
+    from monitor.models import NoticeRow
+    from monitor.store import NoticeStore
+
+    if not (refs or everything or outdated):
+        raise click.UsageError("name notices (source/source_id), or give --all or --outdated")
+    engine = connect(db_url)
+    now = utcnow()
+    changed = seen = 0
+    with session_scope(engine) as session:
+        store = NoticeStore(session, now)
+        if refs:
+            rows = [_notice_or_fail(session, ref) for ref in refs]
+        else:
+            query = select(NoticeRow).order_by(NoticeRow.id)
+            if outdated and not everything:
+                query = query.where(
+                    or_(NoticeRow.classifier_version.is_(None), NoticeRow.classifier_version != CLASSIFIER_VERSION)
+                )
+            rows = list(session.scalars(query))
+        moved: list[Any] = []
+        for row in rows:
+            seen += 1
+            if store.reclassify(row):
+                changed += 1
+                moved.append(row)
+        # Areas feed matching: notices whose areas moved are matched again.
+        store.rematch(moved)
+    click.echo(f"{seen} notice(s) classified by {CLASSIFIER_VERSION}: {changed} with other areas than before")
+    click.echo(str(store.matches), err=True)
+
+
+def _notice_or_fail(session: Any, ref: str) -> Any:
+    row = find_notice(session, ref)
+    if row is None:
+        raise click.ClickException(f"no notice {ref!r} (use source/source_id, e.g. ted/154324-2020)")
+    return row
+
+
+@notices.command("tag", context_settings={"ignore_unknown_options": True})
+@click.argument("ref")
+@click.argument("corrections", nargs=-1, required=True)
+@click.option("--by", default="ILO", show_default=True, help="Who corrects (kept in the history).")
+@db_option
+def notices_tag(ref: str, corrections: tuple[str, ...], by: str, db_url: str | None) -> None:
+    """Correct a notice's technology areas: REF +vacuum -general_other (corrections win)."""
+    from monitor.store import NoticeStore
+
+    engine = connect(db_url)
+    now = utcnow()
+    with session_scope(engine) as session:
+        row = _notice_or_fail(session, ref)
+        store = NoticeStore(session, now)
+        before, after = store.correct_areas(row, list(corrections), by=by)["technology_areas"]
+        store.rematch([row])
+    click.echo(f"{row.source}/{row.source_id}: {', '.join(before) or '-'} -> {', '.join(after) or '-'}")
+    click.echo(str(store.matches), err=True)
+
+
+def _register() -> None:
+    # Command groups that live with their subsystem; registered here, where the parts are wired.
+    from monitor.classifier.cli import classifier
+    from monitor.crawl.cli import crawl, sources
+    from monitor.matching.cli import companies, matches, profiles
+
+    @classifier.command("corrections")
+    @click.option("--output", type=click.Path(path_type=Path), help="File instead of standard output.")
+    @db_option
+    def classifier_corrections(output: Path | None, db_url: str | None) -> None:
+        """Notices an ILO corrected, as training data (contract JSON lines + gold_areas)."""
+        from sqlalchemy import select
+
+        from monitor.models import NoticeRow
+
+        engine = connect(db_url)
+        count = 0
+        with session_scope(engine) as session:
+            stream = output.open("w", encoding="utf-8") if output else sys.stdout
+            try:
+                query = select(NoticeRow).where(NoticeRow.area_corrections != []).order_by(NoticeRow.id)
+                for row in session.scalars(query):
+                    if not row.area_corrections:
+                        continue
+                    record = row.to_notice().to_record()
+                    record["gold_areas"] = [a["id"] for a in row.technology_areas]
+                    stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    count += 1
+            finally:
+                if output:
+                    stream.close()
+        click.echo(f"{count} corrected notice(s)" + (f" written to {output}" if output else ""), err=True)
+
+    for group in (classifier, companies, crawl, matches, profiles, sources):
+        main.add_command(group)
+
+
+_register()

@@ -1,12 +1,16 @@
 """The main job, offline: replay the recorded sources through the whole pipeline as far as it exists.
 
 `ilo-monitor demo` (the README's first command) does, into a fresh SQLite file:
-1. a real Scrapy crawl of every source that has a recording in `tests/fixtures/<source>/`,
-   each answered by a local replay server (no network);
-2. an import of the real third-party data in `../shared/data` when that folder is present;
-3. an export of every stored notice in the notice contract (`notices.jsonl`);
-and then says what was found and where to look. Later stages (classification, matching,
-digests into an outbox folder) join here as they are built.
+1. an import of the development companies (`tests/data/matching/companies.jsonl`, fictitious
+   Dutch suppliers with their profiles), so that notices are matched as they arrive;
+2. a real Scrapy crawl of every source that has a recording in `tests/fixtures/<source>/`,
+   each answered by a local replay server (no network): notices are validated, stored with
+   their history, classified by technology area and matched to the companies;
+3. an import of the real third-party data in `../shared/data` when that folder is present
+   (classified and matched the same way);
+4. exports of every stored notice in the notice contract (`notices.jsonl`) and of every match
+   (`matches.jsonl`);
+and then says what was found and where to look.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ from sqlalchemy.orm import Session
 from monitor.crawl.replay import CrawlResult, ReplayServer, recorded_spider_args, run_crawl
 from monitor.db import open_database, session_scope
 from monitor.importer import ImportSummary, import_paths
+from monitor.matching.importer import import_companies
+from monitor.matching.models import Company, Match, Profile
+from monitor.matching.service import match_records
 from monitor.models import NoticeRow
 from monitor.settings import PROJECT_ROOT, real_data_dir
 from monitor.store import NoticeFilter, effective_status, iter_records
 
 RECORDINGS = PROJECT_ROOT / "tests" / "fixtures"
+DEMO_COMPANIES = PROJECT_ROOT / "tests" / "data" / "matching" / "companies.jsonl"
 Echo = Callable[[str], None]
 
 
@@ -38,6 +46,7 @@ Echo = Callable[[str], None]
 class DemoReport:
     database: Path
     export: Path
+    matches: Path
     crawls: list[CrawlResult] = field(default_factory=list)
     unmatched: dict[str, list[str]] = field(default_factory=dict)
     imported: ImportSummary | None = None
@@ -63,7 +72,11 @@ def run_demo(out: Path, *, now: datetime, echo: Echo, with_real_data: bool = Tru
         stale.unlink(missing_ok=True)  # a fresh database every run: the demo shows one clean pass
     url = f"sqlite:///{database.resolve()}"
     engine = open_database(url)
-    report = DemoReport(database=database, export=out / "notices.jsonl")
+    report = DemoReport(database=database, export=out / "notices.jsonl", matches=out / "matches.jsonl")
+
+    with session_scope(engine) as session:
+        companies = import_companies(session, DEMO_COMPANIES, now, by="demo")
+    echo(f"Companies: {companies.created} imported from {DEMO_COMPANIES} (fictitious, for the demo)")
 
     for source in recorded_sources():
         folder = RECORDINGS / source
@@ -96,6 +109,10 @@ def run_demo(out: Path, *, now: datetime, echo: Echo, with_real_data: bool = Tru
         for record in iter_records(session, NoticeFilter(), now):
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         _describe(session, now, echo)
+    with session_scope(engine) as session, report.matches.open("w", encoding="utf-8") as stream:
+        for record in match_records(session):
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        _describe_matches(session, echo)
 
     # The command as the user ran it (`.venv/bin/ilo-monitor` under `make demo`), to copy and paste.
     command = shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("ilo-monitor") else "ilo-monitor"
@@ -103,6 +120,7 @@ def run_demo(out: Path, *, now: datetime, echo: Echo, with_real_data: bool = Tru
     echo("Where to look:")
     echo(f"  database:  {database}")
     echo(f"  export:    {report.export}   (the notice contract, one JSON object a line)")
+    echo(f"  matches:   {report.matches}   (company, profile, notice, score, reasons)")
     echo(f"  try:       {command} notices list --db {url} --organisation cern")
     echo(f"             {command} notices show --db {url} ted/700001-2026")
     return report
@@ -126,7 +144,7 @@ def _describe(session: Session, now: datetime, echo: Echo) -> None:
         for row in rows[:12]:
             deadline = row.deadline.isoformat(timespec="minutes") if row.deadline else "-"
             echo(
-                f"  {row.source}/{row.source_id:<14} {row.organisation:<6} {row.notice_type:<18} "
+                f"  {row.source + '/' + row.source_id:<22} {row.organisation:<6} {row.notice_type:<20} "
                 f"{effective_status(row, now):<9} deadline {deadline}  {row.title[:70]}"
             )
     amended = session.scalars(select(NoticeRow).where(NoticeRow.notice_type == "corrigendum").limit(1)).first()
@@ -137,3 +155,24 @@ def _describe(session: Session, now: datetime, echo: Echo) -> None:
         for row in session.scalars(procedure.order_by(NoticeRow.published_on)):
             versions = len(row.versions)
             echo(f"  {row.published_on} {row.notice_type:<18} {row.source}/{row.source_id}: {versions} version(s)")
+
+
+def _describe_matches(session: Session, echo: Echo) -> None:
+    total = session.scalar(select(func.count(Match.id))) or 0
+    echo("")
+    echo(f"{total} matches of notices to company profiles.")
+    query = (
+        select(Company.name, NoticeRow.source, NoticeRow.source_id, NoticeRow.title, Match.score, Match.reasons)
+        .join(Profile, Profile.company_id == Company.id)
+        .join(Match, Match.profile_id == Profile.id)
+        .join(NoticeRow, NoticeRow.id == Match.notice_id)
+        .where(NoticeRow.organisation.is_not(None))
+        .order_by(Match.score.desc(), Company.name)
+        .limit(10)
+    )
+    rows = session.execute(query).all()
+    if rows:
+        echo("Best matches on Big Science notices:")
+    for name, source, source_id, title, score, reasons in rows:
+        echo(f"  {score:.2f} {name[:28]:<28} {source + '/' + source_id:<22} {title[:50]}")
+        echo(f"       because: {'; '.join(reasons)[:110]}")

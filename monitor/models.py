@@ -77,6 +77,11 @@ class NoticeRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
     documents: Mapped[list[Any]] = mapped_column(JSON, default=list)
     technology_areas: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # An ILO's corrections of the areas (["+vacuum", "-general_other"]): applied on top of every
+    # (re)classification, so they win and survive a new model; exported as training data.
+    area_corrections: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The classifier version that produced `technology_areas` (`classify --all` after a change).
+    classifier_version: Mapped[str | None] = mapped_column(String(64))
     amends: Mapped[str | None] = mapped_column(String(255))
     references: Mapped[list[Any]] = mapped_column(JSON, default=list)
     awards: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -1,4 +1,10 @@
-"""The `ted` spider: notices of Tenders Electronic Daily, through the TED Search API v3."""
+"""The `ted` spider: notices of Tenders Electronic Daily, through the TED Search API v3.
+
+The query is configuration (`monitor/sources.yaml`, entry `ted.query`): buyers of the
+organisation registry, the CPV divisions of the technology areas and an optional extra clause.
+Incremental windows come from the crawl's cursor (`monitor.crawl.jobs`), politeness from the
+source entry and `monitor.crawl.middlewares.RetryAfterMiddleware` (429: wait as TED asks).
+"""
 
 from __future__ import annotations
 
@@ -15,14 +21,6 @@ from monitor.organisations import ted_buyer_names
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
-# CPV divisions of the technologies the ILO-network follows (instruments, electrical and
-# electronic equipment, machinery, IT, engineering and R&D services). The classifier refines;
-# this only keeps the search from missing technology tenders of buyers not in the registry.
-TECHNOLOGY_CPV_DIVISIONS: tuple[str, ...] = (
-    "31", "32", "33", "35", "38", "42", "43", "44", "48", "50", "51", "71", "72", "73",
-)  # fmt: skip
-
-
 def quote(phrase: str) -> str:
     """A phrase for an expert query; TED's syntax has no escape for a double quote, so drop it."""
     return '"' + " ".join(phrase.replace('"', " ").split()) + '"'
@@ -36,9 +34,11 @@ class TedSpider(BaseSpider):
     Caveats
       The search API returns links, not content: each notice's XML (eForms, or TED XML for
       older and some EU-institution notices) is fetched from `links.xml.MUL`. The default query
-      selects on all CPV codes of a notice (`classification-cpv`), not only the main one, so it
-      over-selects; the classifier decides relevance. Buyer names are matched as TED matches
-      them (words, any language), from the organisation registry.
+      (from `sources.yaml`) selects on all CPV codes of a notice (`classification-cpv`), not only
+      the main one, so it over-selects; the classifier decides relevance. Buyer names are
+      matched as TED matches them (words, any language), from the organisation registry.
+      Iteration pagination has no 15,000-result ceiling. TED blocks clients that exceed its
+      rate limits: one request at a time, seconds apart, and a 429 is waited out.
     Spider arguments
       since
         Notices published on or after this date (YYYY-MM-DD). Default: 7 days before `until`.
@@ -53,12 +53,6 @@ class TedSpider(BaseSpider):
 
     name = "ted"
     allowed_domains = ["ted.europa.eu"]  # noqa: RUF012 (Scrapy reads it per instance)
-    custom_settings = {  # noqa: RUF012 (Scrapy's own declaration is a plain attribute)
-        # A public service whose anonymous API answers 429 past a fair-use limit: one request at
-        # a time, 2 s apart. Replayed crawls override this from the command line.
-        "DOWNLOAD_DELAY": 2.0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-    }
 
     # Regarding the TED Search API v3.
     search_url = "https://api.ted.europa.eu/v3/notices/search"
@@ -70,15 +64,23 @@ class TedSpider(BaseSpider):
         self.query: str = query.strip() if query and query.strip() else self.default_query()
 
     def default_query(self) -> str:
-        """Published in the window, and bought by a registry organisation or in a technology CPV."""
+        """Published in the window, and bought by a registry organisation, in a technology CPV
+        division, or matching the configured extra clause (`sources.yaml`, `ted.query`)."""
         window = f"publication-date >= {self.since:%Y%m%d} AND publication-date <= {self.until:%Y%m%d}"
-        technology = "classification-cpv IN (" + " ".join(f"{d}*" for d in TECHNOLOGY_CPV_DIVISIONS) + ")"
-        names = ted_buyer_names()
-        if not names:
-            self.logger.warning("The organisation registry gave no buyer names: searching by CPV only")
-            return f"{window} AND {technology}"
-        buyers = "buyer-name IN (" + " ".join(quote(n) for n in names) + ")"
-        return f"{window} AND ({buyers} OR {technology})"
+        parts: list[str] = []
+        names = ted_buyer_names(list(self.source.organisations) if self.source.organisations is not None else None)
+        if names:
+            parts.append("buyer-name IN (" + " ".join(quote(n) for n in names) + ")")
+        else:
+            self.logger.warning("The organisation registry gave no buyer names: searching without them")
+        divisions = self.source.divisions()
+        if divisions:
+            parts.append("classification-cpv IN (" + " ".join(f"{d}*" for d in divisions) + ")")
+        if self.source.extra_clause:
+            parts.append(f"({self.source.extra_clause})")
+        if not parts:
+            return window
+        return f"{window} AND ({' OR '.join(parts)})"
 
     def search_request(self, token: str | None = None, page: int = 1) -> JsonRequest:
         """The POST for one page of results; `token` is the previous page's iterationNextToken."""
@@ -108,10 +110,20 @@ class TedSpider(BaseSpider):
         yield self.search_request()
 
     def parse_search(self, response: TextResponse, page: int) -> Iterator[Request]:
-        data = response.json()
-        notices = data.get("notices") or []
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        notices = data.get("notices") if isinstance(data, dict) else None
+        if notices is None and isinstance(data, dict) and "notices" in data:
+            notices = []  # an explicit null: no notices
+        if not isinstance(data, dict) or not isinstance(notices, list):
+            self.logger.error("Unexpected answer from TED search (no notices list): %r", response.text[:300])
+            self.count("schema_error")
+            return
         if page == 1:
             self.logger.info("TED reports %s notices for the query", data.get("totalNoticeCount"))
+        self.count("listed", len(notices))
         for notice in notices:
             link = ((notice.get("links") or {}).get("xml") or {}).get("MUL")
             if isinstance(link, str) and is_http_url(link):
@@ -129,6 +141,7 @@ class TedSpider(BaseSpider):
         # what is wrong with a query in the body of its 400 answer.
         self.logger.error("TED search failed: %s", describe_failure(failure))
         self.count("ted/search_failed")
+        self.count("page_lost")
 
     def document_failed(self, failure: Failure) -> None:
         self.logger.warning("TED notice could not be fetched: %s", describe_failure(failure))

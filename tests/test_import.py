@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from realdata import real_data_dir
+from realdata import require_real_data
 from sqlalchemy import Engine, func, select
 
 from monitor.cli import main
@@ -145,7 +145,7 @@ def test_cli_import_names_every_rejected_file(tmp_path: Path) -> None:
 
 @pytest.mark.real_data
 def test_every_valid_file_in_shared_data_imports(tmp_path: Path) -> None:
-    shared = real_data_dir()
+    shared = require_real_data()
     db = f"sqlite:///{tmp_path / 'real.sqlite'}"
     engine = open_database(db)
     summary = import_paths(engine, [shared], now=NOW)

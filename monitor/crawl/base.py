@@ -12,10 +12,12 @@ from typing import Any
 
 import scrapy
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from monitor.contract import Notice
+from monitor.crawl.sources import SourceConfig, source_config
 from monitor.errors import ConfigurationError, InputError
 from monitor.parsers import parse_document
 
@@ -62,15 +64,18 @@ class BaseSpider(scrapy.Spider):
        - `Spider arguments`: every argument, `since` and `until` included.
 
     3. Implement `async def start(self)`, yielding the first requests. Use `self.since` and
-       `self.until` (dates, validated here; default: the last `default_days` days up to today,
-       in UTC) to ask the source only for what was published in that window.
+       `self.until` (dates, validated here; default: the source's `default_backfill_days` up to
+       today, in UTC) to ask the source only for what was published in that window. Incremental
+       runs get both from `monitor.crawl.jobs.crawl_source` (the cursor, with overlap).
     4. In callbacks, yield `Notice` items. When a response is a whole notice document (eForms
        or TED XML), use `self.notice_from_document(response)` or make `parse_notice` the
        request's callback: a document that cannot be read is logged and counted under
        `ilo_monitor/invalid_document`, so one bad notice never stops the crawl.
     5. Count anything skipped with `self.count("<what>")` (stats key `ilo_monitor/<what>`).
-    6. Be polite in `custom_settings` (`DOWNLOAD_DELAY` for the source's hosts); never set delays
-       to zero in the spider: replayed crawls do that from the command line.
+    6. Give the source an entry in `monitor/sources.yaml`: its delay, concurrency and
+       conditional requests become this spider's settings (`update_settings`), its query parts
+       and credentials are in `self.source`. Never set delays to zero in the spider: replayed
+       crawls do that from the command line.
     7. Record the source's answers in `tests/fixtures/<source>/` (see `monitor.crawl.replay`)
        and test the spider's callbacks and a replayed crawl.
 
@@ -78,8 +83,24 @@ class BaseSpider(scrapy.Spider):
     `monitor.crawl` and Scrapy: the import-rules test checks it.
     """
 
-    # Regarding the publication window (read by __init__).
-    default_days: int = 7
+    # Regarding the source configuration: `self.source` is the entry of monitor/sources.yaml.
+    source: SourceConfig
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """The source's politeness from monitor/sources.yaml, at spider priority.
+
+        The command line (`-s`, as `run_crawl` gives for replays) still wins.
+        """
+        super().update_settings(settings)
+        name = getattr(cls, "name", None)
+        if not name:
+            return
+        config = source_config(name)
+        settings.set("DOWNLOAD_DELAY", config.delay, priority="spider")
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", config.concurrency, priority="spider")
+        if config.conditional_requests:
+            settings.set("HTTPCACHE_ENABLED", True, priority="spider")
 
     def __init__(
         self,
@@ -89,8 +110,15 @@ class BaseSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.source = source_config(self.name)
+        credentials = self.source.credentials()
+        if credentials is not None:
+            # Read by Scrapy's HttpAuthMiddleware, which sends them only to `http_auth_domain`
+            # (set by the spider; Scrapy's default is the domain of the first request).
+            self.http_user, self.http_pass = credentials
         self.until: date = parse_date_argument("until", until) or datetime.now(UTC).date()
-        self.since: date = parse_date_argument("since", since) or self.until - timedelta(days=self.default_days)
+        default_days = self.source.default_backfill_days
+        self.since: date = parse_date_argument("since", since) or self.until - timedelta(days=default_days)
         if self.since > self.until:
             raise ConfigurationError(
                 f"spider argument `since` ({self.since.isoformat()}) is after `until` ({self.until.isoformat()})"

@@ -12,11 +12,16 @@ network and the spiders keep their real URLs.
    - `match_body` (optional, POST): the JSON body the request must carry, compared as parsed
      JSON; without it any body matches;
    - `status`, `headers` (an object), `body_file`: the answer, its body in a file relative to
-     the folder.
+     the folder;
+   - `times` (optional): answer only the first N matching requests, then let the next matching
+     exchange answer (a 429 with `Retry-After`, then the 200 for the same request);
+   - `delay` (optional): seconds to wait before answering (a server too slow for the crawler's
+     `DOWNLOAD_TIMEOUT`).
 
-   The first exchange that matches method, URL (canonicalised) and body answers. A redirect
-   must give an absolute `Location`. An optional `spider_args.json` holds the spider arguments
-   the recording was made for (`recorded_spider_args`).
+   The first exchange that matches method, URL (canonicalised) and body, and has answers left,
+   answers. A redirect must give an absolute `Location`. An optional `spider_args.json` holds
+   the spider arguments the recording was made for (`recorded_spider_args`). Recordings without
+   `times` and `delay` (all older ones) behave as before.
 2. **`ReplayServer`**: a threaded HTTP server on 127.0.0.1 (random port) serving a recording
    under `/replay/<scheme>/<host>/<path>?<query>`. A request that matches nothing is answered
    404 with a body saying so and kept in `unmatched`; robots.txt requests that are not recorded
@@ -26,6 +31,9 @@ network and the spiders keep their real URLs.
    its original URL and request, so spiders and robots.txt handling never see the difference.
 4. **`run_crawl`**: runs `scrapy crawl` in a child process (a Twisted reactor cannot be
    restarted in one process) and returns a `CrawlResult`: exit code, stats, log, ERROR lines.
+5. **`RecordMiddleware`**: on only with the `ILO_MONITOR_RECORD_DIR` setting (`ilo-monitor
+   sources record`), saves every exchange of a live crawl in this format, so an operator with
+   internet can refresh a recording.
 """
 
 from __future__ import annotations
@@ -38,13 +46,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
@@ -72,6 +81,8 @@ class Exchange:
     headers: dict[str, str]
     body: bytes
     match_body: Any = _NO_BODY
+    times: int | None = None
+    delay: float = 0.0
 
     def matches(self, method: str, url: str, body: bytes) -> bool:
         if self.method != method or canonicalize_url(self.url) != canonicalize_url(url):
@@ -103,6 +114,8 @@ def load_recording(folder: Path | str) -> list[Exchange]:
                     headers={str(k): str(v) for k, v in (entry.get("headers") or {}).items()},
                     body=(folder / body_file).read_bytes() if body_file else b"",
                     match_body=entry.get("match_body", _NO_BODY),
+                    times=int(entry["times"]) if entry.get("times") is not None else None,
+                    delay=float(entry.get("delay") or 0.0),
                 )
             )
         except (KeyError, TypeError, ValueError, OSError) as error:
@@ -169,7 +182,12 @@ class _Handler(BaseHTTPRequestHandler):
         url = original_url(self.path) or self.path
         exchange = self.server.replay.match(self.command, url, body)
         if exchange is not None:
-            self._answer(exchange.status, exchange.headers, exchange.body)
+            if exchange.delay:
+                time.sleep(exchange.delay)  # this server's own thread: the crawler is not blocked
+            try:
+                self._answer(exchange.status, exchange.headers, exchange.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a timeout test): nothing to answer any more
         elif urlsplit(url).path == "/robots.txt":
             # Not recorded: "no robots.txt", which allows everything, as on a real site.
             self._answer(404, {"Content-Type": "text/plain"}, b"")
@@ -218,12 +236,21 @@ class ReplayServer:
         self.exchanges = load_recording(self.folder)
         self.unmatched: list[Served] = []
         self.served: list[Served] = []
+        self._answered: dict[int, int] = {}
+        self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def match(self, method: str, url: str, body: bytes) -> Exchange | None:
-        for exchange in self.exchanges:
-            if exchange.matches(method, url, body):
+        """The exchange that answers this request (counted against its `times`), or None."""
+        with self._lock:
+            for number, exchange in enumerate(self.exchanges):
+                if not exchange.matches(method, url, body):
+                    continue
+                answered = self._answered.get(number, 0)
+                if exchange.times is not None and answered >= exchange.times:
+                    continue
+                self._answered[number] = answered + 1
                 return exchange
         return None
 
@@ -380,8 +407,16 @@ def run_crawl(
     if db_url:
         overrides["ILO_MONITOR_DB"] = db_url
     if replay_url:
-        # Politeness is for real sites: a replay answers from memory.
-        overrides.update({"ILO_MONITOR_REPLAY_URL": replay_url, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False})
+        # Politeness is for real sites: a replay answers from memory. The HTTP cache is off: it
+        # would key the replay server's random port and fill the user's cache folder.
+        overrides.update(
+            {
+                "ILO_MONITOR_REPLAY_URL": replay_url,
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "HTTPCACHE_ENABLED": False,
+            }
+        )
     with tempfile.TemporaryDirectory(prefix="ilo-monitor-crawl-") as tmp:
         stats_file = Path(tmp) / "stats.json"
         log_file = Path(tmp) / "crawl.log"
@@ -420,3 +455,61 @@ def _text(value: str | bytes | None) -> str:
     if value is None:
         return ""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+# -- 5. Recording a live crawl ------------------------------------------------------------------
+
+# Response headers worth keeping in a recording (the rest are the server's business).
+_KEPT_HEADERS = ("content-type", "etag", "last-modified", "retry-after", "location", "cache-control")
+
+
+class RecordMiddleware:
+    """Save every exchange of a crawl into `ILO_MONITOR_RECORD_DIR` in the recording format.
+
+    Bodies go to `bodies/NNNN.<json|xml|html|bin>`, `exchanges.json` is written when the spider
+    closes (robots.txt is left out, as in the project's recordings). Review what was saved
+    before committing it: it is what the source said on that day, credentials never included.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.entries: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RecordMiddleware:
+        folder = crawler.settings.get("ILO_MONITOR_RECORD_DIR")
+        if not folder:
+            raise NotConfigured("ILO_MONITOR_RECORD_DIR is not set")
+        middleware = cls(Path(folder))
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if urlsplit(request.url).path == "/robots.txt":
+            return response
+        number = len(self.entries) + 1
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
+        suffix = next((s for s in ("json", "xml", "html") if s in content_type), "bin")
+        body_file = f"bodies/{number:04d}.{suffix}"
+        (self.folder / "bodies").mkdir(parents=True, exist_ok=True)
+        (self.folder / body_file).write_bytes(response.body)
+        headers = {
+            name.decode("latin-1"): (response.headers.get(name) or b"").decode("latin-1")
+            for name in response.headers
+            if name.decode("latin-1").lower() in _KEPT_HEADERS
+        }
+        entry: dict[str, Any] = {"method": request.method, "url": request.url}
+        if request.method == "POST" and request.body:
+            try:
+                entry["match_body"] = json.loads(request.body)
+            except ValueError:
+                pass  # not JSON: any body matches
+        entry.update({"status": response.status, "headers": headers, "body_file": body_file})
+        self.entries.append(entry)
+        return response
+
+    def spider_closed(self, spider: Spider) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / "exchanges.json"
+        path.write_text(json.dumps(self.entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        logger.info("Recorded %d exchanges in %s", len(self.entries), path)

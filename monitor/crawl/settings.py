@@ -10,7 +10,7 @@ setting given on the command line (`scrapy crawl -s NAME=VALUE`, as `run_crawl` 
 from __future__ import annotations
 
 from monitor import __version__
-from monitor.settings import env
+from monitor.settings import data_dir, env
 
 # Where people who see our requests in their logs can read what the crawler is.
 PROJECT_URL = "https://github.com/ilo-network/ilo-monitor"
@@ -58,6 +58,10 @@ COOKIES_ENABLED = False
 # and be retried rather than hold a slot for three minutes.
 DOWNLOAD_TIMEOUT = 60
 
+# Default: [500, 502, 503, 504, 522, 524, 408, 429]. Scrapy retries 429 and 503 at once, which a
+# rate-limited API punishes; monitor.crawl.middlewares.RetryAfterMiddleware waits as asked instead.
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
+
 # --- Hardening ---------------------------------------------------------------------------------
 
 # Default: False (Scrapy accepts any certificate). Procurement data must come from the real
@@ -93,13 +97,31 @@ ITEM_PIPELINES = {
 # Default: {}. Each extension raises NotConfigured unless its setting below is given.
 EXTENSIONS = {
     "monitor.crawl.extensions.StatsDumpExtension": 500,
+    "monitor.crawl.extensions.CrawlRunExtension": 510,
 }
 
 # Default: {}. The replay middleware sits after robots.txt, user agent and retries (so they
 # see the real URLs) and before the downloader stats (so a replayed request counts once).
+# The Retry-After middleware sits just after Scrapy's retries (550) so that it sees a 429/503
+# before them; the recorder (`sources record`) next to the stats, where responses are final.
 DOWNLOADER_MIDDLEWARES = {
+    "monitor.crawl.middlewares.RetryAfterMiddleware": 560,
     "monitor.crawl.replay.ReplayMiddleware": 800,
+    "monitor.crawl.replay.RecordMiddleware": 840,
 }
+
+# --- Conditional requests ----------------------------------------------------------------------
+# Off here; a source with `conditional_requests: true` in monitor/sources.yaml turns the cache on
+# for its spider (BaseSpider.update_settings). The RFC 2616 policy stores only responses that
+# carry validators (ETag, Last-Modified) or a freshness lifetime, and revalidates them with
+# If-None-Match / If-Modified-Since: an unchanged page costs the source a 304, not the body.
+
+# Default: "scrapy.extensions.httpcache.DummyPolicy" (replays everything, never revalidates).
+HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+# Default: "httpcache" under the project's .scrapy folder. Kept with the database's files.
+HTTPCACHE_DIR = str(data_dir() / "httpcache")
+# Default: False. Gzip the stored bodies: search pages and notices compress well.
+HTTPCACHE_GZIP = True
 
 # --- Output ------------------------------------------------------------------------------------
 
@@ -121,3 +143,21 @@ ILO_MONITOR_REPLAY_URL: str | None = None
 
 # Path of a JSON file the StatsDumpExtension writes the crawl's stats to; None disables it.
 ILO_MONITOR_STATS_FILE: str | None = None
+
+# Whether the CrawlRunExtension records every crawl as a `crawl_runs` row in ILO_MONITOR_DB.
+ILO_MONITOR_RECORD_RUNS = True
+# Id of a `crawl_runs` row created by the caller (`monitor.crawl.jobs.crawl_source`) for the
+# extension to complete; None: the extension creates the row itself.
+ILO_MONITOR_RUN_ID: int | None = None
+
+# Folder where RecordMiddleware saves every exchange in the replay format (`sources record`);
+# None disables it.
+ILO_MONITOR_RECORD_DIR: str | None = None
+
+# RetryAfterMiddleware (429/503): attempts per request, exponential backoff without Retry-After
+# (base × 2^attempt seconds, capped), and the most a request may wait in all before the page is
+# given up as lost (TED's blocks can last a day: no crawl waits that long, it fails and says so).
+ILO_MONITOR_BACKOFF_TIMES = 5
+ILO_MONITOR_BACKOFF_BASE = 10.0
+ILO_MONITOR_BACKOFF_CAP = 300.0
+ILO_MONITOR_BACKOFF_MAX_WAIT = 900.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import monitor.crawl.runs  # registers crawl_runs on Base.metadata
+import monitor.matching.models  # noqa: F401  (registers the tables on Base.metadata)
 from monitor.db import make_engine
 from monitor.models import Base
 

@@ -1,0 +1,57 @@
+"""The `classifier` click group (`train`, `evaluate`); the lead registers it on the root CLI.
+
+`classify --all` and `notices tag` need storage and live in `monitor/cli.py`; they call
+`monitor.classifier.classify` and `monitor.classifier.apply_corrections`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.classifier import model as text_model
+
+
+@click.group(name="classifier")
+def classifier() -> None:
+    """Train and measure the technology-area classifier."""
+
+
+@classifier.command()
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=text_model.MODEL_PATH,
+    show_default=True,
+    help="Where to write the model artifact.",
+)
+def train(corpus: tuple[Path, ...], out: Path) -> None:
+    """Rebuild the text model from CORPUS: TED XML (.tar.gz, folders, .xml) and curated .jsonl files."""
+    from monitor.classifier.training import train as run
+
+    stats = run(corpus, out)
+    click.echo(
+        f"read {stats['read']} TED notices: {stats['used']} used, {stats['duplicate']} duplicates, "
+        f"{stats['no_strong_cpv']} without a strong CPV code, {stats['unparsable']} unparsable; "
+        f"{stats['curated']} curated examples"
+    )
+    click.echo(f"wrote {out} ({out.stat().st_size} bytes)")
+
+
+@classifier.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--errors", is_flag=True, help="Also list the notices the classifier got wrong.")
+def evaluate(file: Path, errors: bool) -> None:
+    """Per-area precision/recall/F1 of the classifier and two baselines on FILE (.jsonl + gold_areas)."""
+    from monitor.classifier.core import CLASSIFIER_VERSION
+    from monitor.classifier.evaluate import evaluate as run
+    from monitor.classifier.evaluate import format_report, read_gold
+
+    reports = run(read_gold(file))
+    click.echo(f"classifier {CLASSIFIER_VERSION} on {file}")
+    click.echo(format_report(reports))
+    if errors:
+        for title, gold, predicted in reports["classifier"].errors:
+            click.echo(f"- {title}\n    gold: {', '.join(gold)}\n    got:  {', '.join(predicted)}")

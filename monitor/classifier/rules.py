@@ -1,0 +1,185 @@
+"""Rule evidence: taxonomy phrases found in a notice's text, and what its CPV codes say.
+
+Phrase matching works on word tokens (see `text.tokens`).  At each position the longest phrase
+of any area wins and consumes its words, which is how general_other's "vacuum cleaner" masks
+vacuum's "vacuum"; single-word stems ("kryo*", "*vakuum*") catch compounds.  A phrase found in a
+notice that also contains one of its `unless` contexts, or any of its area's `veto` contexts,
+is dropped, and the drop is kept so the evidence can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from monitor.classifier.taxonomy import Taxonomy
+from monitor.classifier.text import joined, tokens
+
+STRONG: Final = "strong"
+WEAK: Final = "weak"
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseHit:
+    """A phrase of `area` found in `field` ("title" or "description")."""
+
+    area: str
+    strength: str
+    phrase: str
+    field: str
+    ignored_because: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CpvHit:
+    """A CPV code of the notice that is evidence for `area` (`main`: the first, main code)."""
+
+    area: str
+    strength: str
+    code: str
+    prefix: str
+    main: bool
+
+
+class PhraseMatcher:
+    """All phrases for one set of languages, indexed for token-level longest match."""
+
+    def __init__(self, taxonomy: Taxonomy, languages: tuple[str, ...]) -> None:
+        self.exact: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
+        self.first: set[str] = set()
+        self.max_len = 1
+        prefixes: dict[str, list[tuple[str, str, str]]] = {}
+        infixes: dict[str, list[tuple[str, str, str]]] = {}
+        self.unless: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.veto: dict[str, list[tuple[str, str]]] = {}
+        for area in taxonomy.areas:
+            for strength, groups in ((STRONG, area.phrases), (WEAK, area.weak_phrases)):
+                for lang in languages:
+                    for phrase in groups.get(lang, ()):
+                        target = (area.id, strength, phrase)
+                        if phrase.endswith("*") and " " not in phrase:
+                            stem = tokens(phrase.strip("*"))
+                            if len(stem) != 1:
+                                continue
+                            bucket = infixes if phrase.startswith("*") else prefixes
+                            bucket.setdefault(stem[0], []).append(target)
+                            continue
+                        key = tuple(tokens(phrase))
+                        if not key:
+                            continue
+                        self.exact.setdefault(key, []).append(target)
+                        self.first.add(key[0])
+                        self.max_len = max(self.max_len, len(key))
+            for phrase, contexts in area.unless.items():
+                self.unless[(area.id, phrase)] = tuple(joined(tokens(c)) for c in contexts)
+            self.veto[area.id] = [(c, joined(tokens(c))) for lang in languages for c in area.veto.get(lang, ())]
+        self.prefixes = prefixes
+        self.infixes = infixes
+        # Longest stem first so that "kryostat" is credited to the longer, more specific stem.
+        self._prefix_re = _alternation(prefixes, anchored=True)
+        self._infix_re = _alternation(infixes, anchored=False)
+
+    def find(self, words: list[str]) -> list[tuple[str, str, str]]:
+        """Targets (area, strength, phrase) of the phrases in `words`, longest match first."""
+        found: list[tuple[str, str, str]] = []
+        i = 0
+        n = len(words)
+        while i < n:
+            word = words[i]
+            step = 1
+            matched = False
+            if word in self.first:
+                for length in range(min(self.max_len, n - i), 0, -1):
+                    targets = self.exact.get(tuple(words[i : i + length]))
+                    if targets:
+                        found.extend(targets)
+                        step = length
+                        matched = True
+                        break
+            if not matched:
+                if self._prefix_re is not None:
+                    m = self._prefix_re.match(word)
+                    if m:
+                        found.extend(self.prefixes[m.group(0)])
+                        matched = True
+                if not matched and self._infix_re is not None:
+                    m = self._infix_re.search(word)
+                    if m:
+                        found.extend(self.infixes[m.group(0)])
+            i += step
+        return found
+
+
+def _alternation(stems: dict[str, list[tuple[str, str, str]]], *, anchored: bool) -> re.Pattern[str] | None:
+    if not stems:
+        return None
+    body = "|".join(re.escape(s) for s in sorted(stems, key=lambda s: (-len(s), s)))
+    return re.compile(f"^(?:{body})" if anchored else f"(?:{body})")
+
+
+@lru_cache(maxsize=64)
+def _matcher(taxonomy: Taxonomy, languages: tuple[str, ...]) -> PhraseMatcher:
+    return PhraseMatcher(taxonomy, languages)
+
+
+def phrase_languages(language: str | None, taxonomy: Taxonomy) -> tuple[str, ...]:
+    """English plus the notice's language when the taxonomy has phrases for it."""
+    if language and language != "en" and language in taxonomy.languages:
+        return ("en", language)
+    return ("en",)
+
+
+def find_phrases(
+    taxonomy: Taxonomy, languages: tuple[str, ...], title: str, description: str | None
+) -> list[PhraseHit]:
+    """Phrase evidence in title and description, with `unless`/`veto` drops marked."""
+    matcher = _matcher(taxonomy, languages)
+    title_words = tokens(title)
+    description_words = tokens(description or "")
+    context = joined(title_words) + joined(description_words)
+    hits: list[PhraseHit] = []
+    vetoed: dict[str, str | None] = {}
+    for field_name, words in (("title", title_words), ("description", description_words)):
+        for area, strength, phrase in matcher.find(words):
+            reason: str | None = None
+            for ctx in matcher.unless.get((area, phrase), ()):
+                if ctx in context:
+                    reason = ctx.strip()
+                    break
+            if reason is None:
+                if area not in vetoed:
+                    vetoed[area] = next((c for c, norm in matcher.veto.get(area, ()) if norm in context), None)
+                reason = vetoed[area]
+            hits.append(PhraseHit(area, strength, phrase, field_name, reason))
+    return hits
+
+
+@lru_cache(maxsize=4)
+def _cpv_index(taxonomy: Taxonomy) -> dict[str, list[tuple[str, str]]]:
+    """prefix -> [(area, strong|weak|exclude)]"""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for area in taxonomy.areas:
+        for kind, prefixes in (("exclude", area.cpv_exclude), (STRONG, area.cpv), (WEAK, area.cpv_weak)):
+            for prefix in prefixes:
+                index.setdefault(prefix, []).append((area.id, kind))
+    return index
+
+
+def find_cpv(taxonomy: Taxonomy, codes: list[str]) -> list[CpvHit]:
+    """For each code and area, the longest matching prefix decides (an exclusion wins its length)."""
+    index = _cpv_index(taxonomy)
+    hits: list[CpvHit] = []
+    for position, raw in enumerate(codes):
+        code = re.sub(r"\D", "", raw)[:8]
+        decided: set[str] = set()
+        for length in range(len(code), 1, -1):
+            prefix = code[:length]
+            for area, kind in index.get(prefix, ()):
+                if area in decided:
+                    continue
+                decided.add(area)
+                if kind != "exclude":
+                    hits.append(CpvHit(area, kind, code, prefix, position == 0))
+    return hits

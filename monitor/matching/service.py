@@ -1,0 +1,257 @@
+"""The database side of matching: stored matches kept in step with stored notices and profiles.
+
+- `match_notices(session, rows, now)`: after notices were stored or changed, match them against
+  every active profile; creates, updates or removes `Match` rows (a notice that no longer
+  matches a profile loses that match);
+- `match_profiles(session, profiles, now)`: after profiles were created or edited, match them
+  against every stored notice, likewise;
+- `record_feedback(...)` and `is_suppressed(...)`: a company or ILO judges a notice; the latest
+  judgement "not relevant" keeps that notice from ever being alerted to the company again;
+- `preview(...)`: what a company's profiles would match over recent notices, writing nothing.
+
+Functions take the `session` and `now` they need and never commit: the caller owns the
+transaction, so a notice batch and its matches are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from monitor.matching.matcher import Matcher, MatchResult, ProfileSpec, compile_profiles
+from monitor.matching.models import Company, Feedback, Match, Profile
+from monitor.models import NoticeRow
+
+_BATCH = 500  # notices per query and per IN list (far below any backend's parameter limit)
+
+
+@dataclass
+class MatchSummary:
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.created} new match(es), {self.updated} updated, {self.removed} removed"
+
+    def __iadd__(self, other: MatchSummary) -> MatchSummary:
+        self.created += other.created
+        self.updated += other.updated
+        self.removed += other.removed
+        return self
+
+
+def spec_of(profile: Profile) -> ProfileSpec:
+    """The matcher's view of a stored profile (keyed by its database id)."""
+    return ProfileSpec(
+        key=profile.id,
+        company=profile.company_id,
+        name=profile.name,
+        areas=tuple(profile.areas or ()),
+        cpv_prefixes=tuple(profile.cpv_prefixes or ()),
+        keywords=tuple(profile.keywords or ()),
+        organisations=tuple(profile.organisations or ()),
+        notice_types=tuple(profile.notice_types or ()),
+        languages=tuple(profile.languages or ()),
+        min_value=profile.min_value,
+        max_value=profile.max_value,
+    )
+
+
+def active_matcher(session: Session) -> Matcher:
+    """Every active profile, compiled."""
+    profiles = session.scalars(select(Profile).where(Profile.active.is_(True)).order_by(Profile.id))
+    return compile_profiles(spec_of(p) for p in profiles)
+
+
+def _chunks(rows: Sequence[NoticeRow]) -> Iterator[Sequence[NoticeRow]]:
+    for start in range(0, len(rows), _BATCH):
+        yield rows[start : start + _BATCH]
+
+
+def _sync(
+    session: Session,
+    existing: dict[tuple[int, int], Match],
+    found: Iterable[tuple[NoticeRow, MatchResult]],
+    now: datetime,
+    summary: MatchSummary,
+) -> None:
+    """Create or update a `Match` for each result; pops each from `existing` (left: to remove)."""
+    for row, result in found:
+        assert isinstance(result.key, int)
+        match = existing.pop((result.key, row.id), None)
+        if match is None:
+            session.add(
+                Match(
+                    profile_id=result.key,
+                    notice_id=row.id,
+                    score=result.score,
+                    reasons=result.reasons,
+                    first_matched_at=now,
+                    updated_at=now,
+                )
+            )
+            summary.created += 1
+        elif match.score != result.score or match.reasons != result.reasons:
+            match.score, match.reasons, match.updated_at = result.score, result.reasons, now
+            summary.updated += 1
+
+
+def match_notices(
+    session: Session, rows: Sequence[NoticeRow], now: datetime, matcher: Matcher | None = None
+) -> MatchSummary:
+    """Match stored (new or changed) notices against every active profile and store the result."""
+    summary = MatchSummary()
+    if not rows:
+        return summary
+    session.flush()  # new rows need their ids
+    matcher = matcher if matcher is not None else active_matcher(session)
+    for chunk in _chunks(rows):
+        ids = [row.id for row in chunk]
+        existing = {
+            (m.profile_id, m.notice_id): m for m in session.scalars(select(Match).where(Match.notice_id.in_(ids)))
+        }
+        found = ((row, result) for row in chunk for result in matcher.match(row.to_notice()))
+        _sync(session, existing, found, now, summary)
+        for match in existing.values():
+            session.delete(match)
+            summary.removed += 1
+    session.flush()
+    return summary
+
+
+def match_profiles(session: Session, profiles: Sequence[Profile], now: datetime) -> MatchSummary:
+    """Match new or edited profiles against every stored notice and store the result.
+
+    An inactive profile loses all its matches; it gets them back when it is made active again.
+    """
+    summary = MatchSummary()
+    if not profiles:
+        return summary
+    session.flush()
+    ids = [p.id for p in profiles]
+    existing = {(m.profile_id, m.notice_id): m for m in session.scalars(select(Match).where(Match.profile_id.in_(ids)))}
+    active = [p for p in profiles if p.active]
+    if active:
+        matcher = compile_profiles(spec_of(p) for p in active)
+        query = select(NoticeRow).order_by(NoticeRow.id).execution_options(yield_per=_BATCH)
+        found = ((row, result) for row in session.scalars(query) for result in matcher.match(row.to_notice()))
+        _sync(session, existing, found, now, summary)
+    for match in existing.values():
+        session.delete(match)
+        summary.removed += 1
+    session.flush()
+    return summary
+
+
+def rematch_all(session: Session, now: datetime) -> MatchSummary:
+    """Recompute every match of every profile (after a change of the matcher itself)."""
+    profiles = list(session.scalars(select(Profile).order_by(Profile.id)))
+    return match_profiles(session, profiles, now)
+
+
+# -- feedback ------------------------------------------------------------------------------------
+
+
+def record_feedback(
+    session: Session,
+    company: Company,
+    notice: NoticeRow,
+    *,
+    relevant: bool,
+    now: datetime,
+    by: str | None = None,
+    note: str | None = None,
+) -> Feedback:
+    """Keep one judgement (all are kept, for tuning; the latest one counts for alerts)."""
+    feedback = Feedback(company_id=company.id, notice_id=notice.id, relevant=relevant, by=by, note=note, created_at=now)
+    session.add(feedback)
+    session.flush()
+    return feedback
+
+
+def suppressed_notices(session: Session, company_id: str) -> set[int]:
+    """Ids of the notices whose latest feedback for `company_id` is "not relevant"."""
+    latest: dict[int, bool] = {}
+    query = select(Feedback).where(Feedback.company_id == company_id).order_by(Feedback.created_at, Feedback.id)
+    for feedback in session.scalars(query):
+        latest[feedback.notice_id] = feedback.relevant
+    return {notice_id for notice_id, relevant in latest.items() if not relevant}
+
+
+def is_suppressed(session: Session, company_id: str, notice_id: int) -> bool:
+    """Whether `notice_id` must never be alerted to `company_id` (latest feedback: not relevant)."""
+    latest = session.scalar(
+        select(Feedback.relevant)
+        .where(Feedback.company_id == company_id, Feedback.notice_id == notice_id)
+        .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+        .limit(1)
+    )
+    return latest is False
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def find_company(session: Session, company_id: str) -> Company | None:
+    return session.scalar(
+        select(Company)
+        .where(Company.id == company_id)
+        .options(selectinload(Company.profiles), selectinload(Company.recipients))
+    )
+
+
+def preview(
+    session: Session, company: Company, now: datetime, days: int = 90, profile: str | None = None
+) -> list[tuple[NoticeRow, MatchResult]]:
+    """What the company's profiles (active or not) would match among notices of the last `days`.
+
+    Computed in memory: nothing is written, so an ILO can tune a profile before it goes live.
+    """
+    specs = [spec_of(p) for p in company.profiles if profile is None or p.name == profile]
+    matcher = compile_profiles(specs)
+    since = now - timedelta(days=days)
+    query = (
+        select(NoticeRow)
+        .where(
+            or_(
+                NoticeRow.published_on >= since.date(),
+                NoticeRow.published_on.is_(None) & (NoticeRow.first_seen_at >= since),
+            )
+        )
+        .order_by(NoticeRow.published_on.desc().nulls_last(), NoticeRow.id.desc())
+        .execution_options(yield_per=_BATCH)
+    )
+    return [(row, result) for row in session.scalars(query) for result in matcher.match(row.to_notice())]
+
+
+def match_query(company_id: str | None = None) -> Select[Match, Profile, NoticeRow]:
+    """Stored matches with their profile and notice, by company, best first."""
+    query = (
+        select(Match, Profile, NoticeRow)
+        .join(Profile, Match.profile_id == Profile.id)
+        .join(NoticeRow, Match.notice_id == NoticeRow.id)
+    )
+    if company_id:
+        query = query.where(Profile.company_id == company_id)
+    return query.order_by(
+        Profile.company_id, Match.score.desc(), NoticeRow.published_on.desc().nulls_last(), NoticeRow.id
+    )
+
+
+def match_records(session: Session, company_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """The `matches export` records: {company, profile, source, source_id, score, reasons}."""
+    for match, profile, notice in session.execute(match_query(company_id).execution_options(yield_per=500)):
+        yield {
+            "company": profile.company_id,
+            "profile": profile.name,
+            "source": notice.source,
+            "source_id": notice.source_id,
+            "score": match.score,
+            "reasons": list(match.reasons),
+        }

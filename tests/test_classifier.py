@@ -1,0 +1,169 @@
+"""The classifier's behaviour on the cases the issue names: false friends, languages, evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.classifier import CLASSIFIER_VERSION, apply_corrections, classify
+from monitor.classifier.taxonomy import AREA_IDS, TAXONOMY_PATH, TaxonomyError, load_taxonomy, parse_taxonomy
+from monitor.contract import Notice
+
+DATA = Path(__file__).parent / "data" / "classifier"
+
+
+def notice(title: str, description: str | None = None, **extra: object) -> Notice:
+    return Notice(source="test", source_id="1", title=title, description=description, **extra)  # type: ignore[arg-type]
+
+
+def ids(n: Notice) -> list[str]:
+    return [a["id"] for a in classify(n)]
+
+
+def test_taxonomy_has_the_23_fixed_ids_in_order() -> None:
+    assert tuple(a.id for a in load_taxonomy().areas) == AREA_IDS
+    assert len(AREA_IDS) == 23
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("  colour: red\n", "unknown key(s) colour"),
+        ("", "duplicate id"),
+    ],
+)
+def test_taxonomy_errors_name_file_and_area(tmp_path: Path, snippet: str, message: str) -> None:
+    text = TAXONOMY_PATH.read_text(encoding="utf-8")
+    head, _, rest = text.partition("- id: vacuum\n")
+    if snippet:
+        broken = head + "- id: vacuum\n" + snippet + rest
+    else:  # a second copy of the vacuum area
+        block = "- id: vacuum\n" + rest.split("\n- id: cryogenics")[0] + "\n"
+        broken = head + block + block + "- id: cryogenics" + rest.split("\n- id: cryogenics")[1]
+    path = tmp_path / "taxonomy.yaml"
+    with pytest.raises(TaxonomyError) as error:
+        parse_taxonomy(broken, path)
+    assert str(path) in str(error.value)
+    assert "vacuum" in str(error.value)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "expected"),
+    [
+        ("Supply of NEG-coated vacuum chambers for the arcs", None, "vacuum"),
+        ("Lieferung von Turbomolekularpumpen", None, "vacuum"),
+        ("Fourniture d'un cryostat pour essais d'aimants", None, "cryogenics"),
+        ("Levering van een heliumvloeibaarmaker", None, "cryogenics"),
+        ("Suministro de imanes cuadrupolos", "Imanes para la línea de transporte.", "magnets_superconductivity"),
+        ("Leverans av klystroner", "Klystroner för acceleratorn.", "rf_microwave"),
+        ("Fornitura di un esapode per il posizionamento dei campioni", None, "precision_mechatronics"),
+        ("Dome of a 4-metre telescope", None, "telescopes_astro_instrumentation"),
+    ],
+)
+def test_multilingual_positives(title: str, description: str | None, expected: str) -> None:
+    assert expected in ids(notice(title, description))
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "absent"),
+    [
+        ("Supply of industrial vacuum cleaners", "Vacuum cleaners for the halls.", "vacuum"),
+        ("Medical linear accelerator for radiotherapy", "For the hospital oncology unit.", "accelerator_beam"),
+        ("RFQ for office chairs", "Request for quotation for office furniture.", "accelerator_beam"),
+        ("RFQ for office chairs", "Request for quotation for office furniture.", "rf_microwave"),
+        ("Smoke detectors for the office building", None, "detectors_sensors"),
+        ("Cryo storage of biological samples for the biobank", None, "cryogenics"),
+        ("Optical fibre cabling between the campus buildings", None, "optics_photonics"),
+        ("Supply of steel beams for the car park", None, "accelerator_beam"),
+    ],
+)
+def test_false_friends_are_not_technology(title: str, description: str | None, absent: str) -> None:
+    assert absent not in ids(notice(title, description, language="en"))
+
+
+def test_general_other_fallback_says_why() -> None:
+    areas = classify(notice("Catering services for the canteen", "Meals for staff.", cpv_codes=["55520000"]))
+    assert [a["id"] for a in areas] == ["general_other"]
+    assert "catering" in areas[0]["evidence"]
+    assert "CPV 55520000" in areas[0]["evidence"]
+
+
+def test_evidence_is_readable_and_sorted() -> None:
+    areas = classify(
+        notice(
+            "Supply of a helium liquefier",
+            "Liquefier with purifier for the cryogenic test station.",
+            cpv_codes=["42511200"],
+            organisation="cern",
+            language="en",
+        )
+    )
+    assert areas[0]["id"] == "cryogenics"
+    evidence = areas[0]["evidence"]
+    assert "title mentions 'helium liquefier'" in evidence
+    assert "CPV 42511200" in evidence
+    assert "buyer CERN" in evidence
+    scores = [a["score"] for a in areas]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < s <= 1 for s in scores)
+
+
+def test_title_only_notice_gets_a_result_with_what_was_missing() -> None:
+    areas = classify(notice("Kryostat"))
+    assert areas
+    assert "only a title" in areas[0]["evidence"]
+    assert "no CPV code" in areas[0]["evidence"]
+
+
+def test_unknown_language_still_classified() -> None:
+    areas = classify(notice("Dostawa pomp turbomolekularnych (turbomolecular pumps)", language="pl"))
+    assert areas[0]["id"] == "vacuum"
+    assert "no phrase list for language 'pl'" in areas[0]["evidence"]
+
+
+def test_language_is_detected_when_missing() -> None:
+    areas = classify(notice("Lieferung von Ionengetterpumpen für den Speicherring"))
+    assert "vacuum" in [a["id"] for a in areas]
+    assert "language detected as de" in areas[0]["evidence"]
+
+
+def test_buyer_prior_alone_does_not_assert() -> None:
+    assert ids(notice("Cleaning of offices", organisation="cern", language="en")) == ["general_other"]
+
+
+def test_corrections_win_and_carry_evidence() -> None:
+    areas = [{"id": "general_other", "score": 0.9, "evidence": "no technology evidence found"}]
+    corrected = apply_corrections(areas, ["+vacuum", "-general_other"])
+    assert corrected == [{"id": "vacuum", "score": 1.0, "evidence": "corrected by an ILO"}]
+    machine = classify(notice("Supply of vacuum chambers and ion pumps", language="en"))
+    assert "vacuum" not in [a["id"] for a in apply_corrections(machine, ["-vacuum"])]
+    assert [a["id"] for a in apply_corrections(machine, ["-vacuum"])] == ["general_other"]
+
+
+def test_corrections_reject_unknown_areas() -> None:
+    with pytest.raises(TaxonomyError):
+        apply_corrections([], ["+warp_drive"])
+
+
+def test_version_is_a_short_stable_string() -> None:
+    assert CLASSIFIER_VERSION.startswith("1+")
+    assert len(CLASSIFIER_VERSION) == 12
+
+
+def test_dev_and_training_sets_do_not_overlap() -> None:
+    def titles(name: str) -> set[str]:
+        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+        return {json.loads(line)["title"].strip().lower() for line in lines if line.strip()}
+
+    assert not titles("dev.jsonl") & titles("train_curated.jsonl")
+
+
+def test_dev_set_meets_the_brief() -> None:
+    rows = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 150
+    assert sum(1 for r in rows if not r["cpv_codes"]) / len(rows) >= 0.40
+    gold = {a for r in rows for a in r["gold_areas"]}
+    assert gold == set(AREA_IDS)
