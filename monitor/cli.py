@@ -330,9 +330,12 @@ def notices_tag(ref: str, corrections: tuple[str, ...], by: str, db_url: str | N
 
 def _register() -> None:
     # Command groups that live with their subsystem; registered here, where the parts are wired.
+    from alerts.cli import digest, unsubscribe
     from monitor.classifier.cli import classifier
     from monitor.crawl.cli import crawl, sources
+    from monitor.intake_cli import add, edit, withdraw
     from monitor.matching.cli import companies, matches, profiles
+    from monitor.scheduling.cli import run, serve, status
 
     @classifier.command("corrections")
     @click.option("--output", type=click.Path(path_type=Path), help="File instead of standard output.")
@@ -361,8 +364,12 @@ def _register() -> None:
                     stream.close()
         click.echo(f"{count} corrected notice(s)" + (f" written to {output}" if output else ""), err=True)
 
-    for group in (classifier, companies, crawl, matches, profiles, sources):
+    for group in (classifier, companies, crawl, digest, matches, profiles, run, serve, sources, status, unsubscribe):
         main.add_command(group)
+    for command in (add, edit, withdraw):
+        notices.add_command(command)
 
 
 _register()
+if __name__ == "__main__":  # `python -m monitor.cli`
+    main()

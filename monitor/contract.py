@@ -38,6 +38,33 @@ NOTICE_TYPES: Final = (
 # means no invitation to tender).
 PRE_TENDER_TYPES: Final = frozenset({"prior_information", "market_survey", "call_for_expression_of_interest"})
 STATUSES: Final = ("planned", "open", "closed", "cancelled", "awarded")
+# The technology areas: a public interface (companies subscribe to them, evaluations and the
+# export checker use them). `monitor/taxonomy.yaml` may improve everything about an area but its id.
+AREA_IDS: Final = (
+    "accelerator_beam",
+    "vacuum",
+    "cryogenics",
+    "magnets_superconductivity",
+    "rf_microwave",
+    "power_electrical",
+    "electronics_daq",
+    "detectors_sensors",
+    "optics_photonics",
+    "precision_mechatronics",
+    "mechanical_fabrication",
+    "materials_coatings",
+    "controls_automation",
+    "it_hpc_data",
+    "robotics_remote_handling",
+    "nuclear_fusion_radiation",
+    "civil_engineering",
+    "thermal_fluids_utilities",
+    "space_systems",
+    "telescopes_astro_instrumentation",
+    "lab_life_science",
+    "engineering_rd_services",
+    "general_other",
+)
 
 EXPORT_KEYS: Final = (
     "source",

@@ -10,6 +10,9 @@
    (classified and matched the same way);
 4. exports of every stored notice in the notice contract (`notices.jsonl`) and of every match
    (`matches.jsonl`);
+5. each company's digest, and the ILO weekly digest of this week, written as `.eml` files into
+   the demo's own outbox folder (`outbox/`; the demo never uses SMTP, whatever the environment
+   says), plus the ILO digest as HTML and CSV (`ilo/`);
 and then says what was found and where to look.
 """
 
@@ -17,16 +20,23 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from alerts.ilo import assemble_ilo, write_files
+from alerts.outbox import Mailer, PlanSummary, plan, plan_ilo
+from alerts.render import render_pair
+from alerts.schedule import Week, local
+from alerts.send import deliver, transport_for
+from alerts.settings import mail_settings
 from monitor.crawl.replay import CrawlResult, ReplayServer, recorded_spider_args, run_crawl
 from monitor.db import open_database, session_scope
 from monitor.importer import ImportSummary, import_paths
@@ -37,6 +47,7 @@ from monitor.models import NoticeRow
 from monitor.settings import PROJECT_ROOT, real_data_dir
 from monitor.store import NoticeFilter, effective_status, iter_records
 
+DEMO_ILO_LIST = "ilo-net@example.nl"
 RECORDINGS = PROJECT_ROOT / "tests" / "fixtures"
 DEMO_COMPANIES = PROJECT_ROOT / "tests" / "data" / "matching" / "companies.jsonl"
 Echo = Callable[[str], None]
@@ -114,6 +125,8 @@ def run_demo(out: Path, *, now: datetime, echo: Echo, with_real_data: bool = Tru
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         _describe_matches(session, echo)
 
+    _digests(engine, out, now, echo)
+
     # The command as the user ran it (`.venv/bin/ilo-monitor` under `make demo`), to copy and paste.
     command = shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("ilo-monitor") else "ilo-monitor"
     echo("")
@@ -121,6 +134,8 @@ def run_demo(out: Path, *, now: datetime, echo: Echo, with_real_data: bool = Tru
     echo(f"  database:  {database}")
     echo(f"  export:    {report.export}   (the notice contract, one JSON object a line)")
     echo(f"  matches:   {report.matches}   (company, profile, notice, score, reasons)")
+    echo(f"  digests:   {out / 'outbox'}   (.eml: open in a mail client, or read as text)")
+    echo(f"  ILO:       {out / 'ilo'}   (the weekly digest as HTML and CSV)")
     echo(f"  try:       {command} notices list --db {url} --organisation cern")
     echo(f"             {command} notices show --db {url} ted/700001-2026")
     return report
@@ -176,3 +191,37 @@ def _describe_matches(session: Session, echo: Echo) -> None:
     for name, source, source_id, title, score, reasons in rows:
         echo(f"  {score:.2f} {name[:28]:<28} {source + '/' + source_id:<22} {title[:50]}")
         echo(f"       because: {'; '.join(reasons)[:110]}")
+
+
+def _digests(engine: Engine, out: Path, now: datetime, echo: Echo) -> None:
+    """Every company's pending digest and this week's ILO digest, into the demo's file outbox."""
+    outbox = out / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)
+    # Files only: a demo must never mail real addresses, even where SMTP is configured.
+    settings = replace(mail_settings(), smtp_host=None, outbox_dir=outbox, ilo_emails=(DEMO_ILO_LIST,))
+    mailer = Mailer.from_environment(settings)
+    with session_scope(engine) as session:
+        company_ids = list(session.scalars(select(Company.id).order_by(Company.id)))
+    planned = PlanSummary()
+    for company_id in company_ids:
+        planned += plan(engine, now, mailer, company_id=company_id, force=True)
+    delivered = deliver(engine, transport_for(settings), now, mailer.sender)
+    echo("")
+    echo(f"Company digests: {planned}; {delivered}")
+    # The ILO digest after the company digests, so that it can say which companies were alerted.
+    week = Week.of(local(now).date())
+    planned = plan_ilo(engine, week, now, mailer)
+    delivered = deliver(engine, transport_for(settings), now, mailer.sender)
+    echo(f"ILO digest to {DEMO_ILO_LIST}: {planned}; {delivered}")
+    with session_scope(engine) as session:
+        ilo = assemble_ilo(session, week, now)
+        context = {
+            "digest": ilo,
+            "subject": ilo.subject(),
+            "email": DEMO_ILO_LIST,
+            "unsubscribe_url": settings.base_url,
+            "contact": settings.unsubscribe_mailto,
+        }
+        _, html = render_pair("ilo_digest", context)
+        html_path, csv_path = write_files(ilo, html, out / "ilo")
+    echo(f"ILO weekly digest ({week}): {html_path}, {csv_path}")

@@ -5,7 +5,9 @@ Inputs, found recursively under each path given:
 - `.tar.gz`/`.tgz`/`.tar` packages of notice XML, as TED's daily packages, read as a stream;
 - TED API JSON that carries the notice XML base64-encoded in `content` (legacy notice records
   and legacy search responses);
-- manual notices in the contract format: a `.json` object or list, or `.jsonl` (one a line).
+- manual notices in the contract format: a `.json` object or list, or `.jsonl` (one a line),
+  or `.yaml`/`.yml` (one mapping or a list of them);
+- forwarded mails (`.eml`): an opportunity an ILO received by mail, read by `monitor.intake`.
 
 Every input that cannot be read is *rejected* with its origin (file, archive member, JSON line)
 and the reason, and the rest of the batch still lands: notices are saved in batches, and a batch
@@ -27,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor import classifier
+from monitor import classifier, intake
 from monitor.contract import Notice, from_record
 from monitor.db import session_factory
 from monitor.errors import ContractError, InputError
@@ -36,6 +38,8 @@ from monitor.store import Classifier, NoticeStore
 
 XML_SUFFIXES = (".xml",)
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+YAML_SUFFIXES = (".yaml", ".yml")
+MAIL_SUFFIXES = (".eml",)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 MAX_MEMBER_BYTES = 50 * 1024 * 1024  # no notice is this large; a bigger member is refused, not read
 
@@ -73,7 +77,7 @@ def _suffix(path: Path) -> str:
 
 
 def _is_input(path: Path) -> bool:
-    return _suffix(path) in XML_SUFFIXES + JSON_SUFFIXES + ARCHIVE_SUFFIXES
+    return _suffix(path) in XML_SUFFIXES + JSON_SUFFIXES + ARCHIVE_SUFFIXES + YAML_SUFFIXES + MAIL_SUFFIXES
 
 
 def input_size(paths: Iterable[Path]) -> int:
@@ -102,7 +106,7 @@ def iter_inputs(
         elif path.is_file():
             if not _is_input(path):
                 yield Rejected(
-                    str(path), "not a notice file (expected .xml, .json, .jsonl, .tar.gz, .tgz or .tar)"
+                    str(path), "not a notice file (expected .xml, .json, .jsonl, .yaml, .eml, .tar.gz, .tgz or .tar)"
                 )
                 continue
             yield from _iter_file(path, progress)
@@ -157,6 +161,15 @@ def read_notices(origin: str, data: bytes) -> Iterator[Notice | Rejected]:
     if lowered.endswith(JSON_SUFFIXES):
         yield from _read_json(origin, data)
         return
+    if lowered.endswith(YAML_SUFFIXES):
+        yield from _read_yaml(origin, data)
+        return
+    if lowered.endswith(MAIL_SUFFIXES):
+        try:
+            yield intake.notice_from_email(data, origin)
+        except InputError as error:
+            yield Rejected(origin, error.reason)
+        return
     try:
         yield parse_document(data, origin)
     except InputError as error:
@@ -193,6 +206,14 @@ def _read_json(origin: str, data: bytes) -> Iterator[Notice | Rejected]:
         yield Rejected(origin, f"not JSON: {error.msg} (line {error.lineno}, column {error.colno})")
         return
     yield from _from_json_value(origin, value)
+
+
+def _read_yaml(origin: str, data: bytes) -> Iterator[Notice | Rejected]:
+    try:
+        for where, result in intake.notices_from_yaml(_decode_text(origin, data), origin):
+            yield Rejected(where, str(result)) if isinstance(result, ContractError) else result
+    except InputError as error:
+        yield Rejected(origin, error.reason)
 
 
 def _from_json_value(origin: str, value: Any) -> Iterator[Notice | Rejected]:

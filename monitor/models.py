@@ -13,28 +13,17 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from monitor.contract import Notice
+from monitor.contract import EXPORT_KEYS, Notice
 from monitor.db import UTCDateTime
 
 # Fields that a source states about a notice; `store` compares them to detect changes and keeps
 # what the source last said (`source_record`) apart from the row, which corrigenda may amend.
 CONTENT_FIELDS: tuple[str, ...] = (
-    "procedure_key",
-    "notice_type",
-    "status",
-    "title",
-    "description",
-    "buyer",
-    "buyer_country",
-    "organisation",
-    "published_on",
-    "deadline",
-    "cpv_codes",
-    "estimated_value",
-    "currency",
-    "language",
-    "url",
-    "documents",
+    *(
+        key
+        for key in EXPORT_KEYS
+        if key not in ("source", "source_id", "technology_areas", "first_seen_at", "last_changed_at")
+    ),
     "amends",
     "references",
     "awards",

@@ -15,6 +15,12 @@ expressions and results are cached per buyer name:
 
 When variants of several organisations match, the longest matched text wins (F4E's full name
 contains "ITER"; "Fusion for Energy" must still give `f4e`).
+
+`procedure_key_for()` gives the identity of a procedure across sources: an organisation whose
+references follow a known pattern (`reference_pattern`: F4E's "F4E-OMF-1108", CERN's
+"MS-4321/EN" and "IT-4321/EN" sharing the number) keys a procedure by that reference, so that
+its own portal's notice and its TED notice, or a CERN market survey and the invitation to
+tender that follows it, land in one procedure.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ class Organisation:
     weak_acronyms: tuple[str, ...]
     # Other bodies whose names contain one of ours ("Consorcio ESS Bilbao" is not ESS ERIC).
     not_names: tuple[str, ...] = ()
+    # How the organisation numbers its procedures (a regular expression, searched for in a
+    # reference); its `key` group, else the whole match, identifies the procedure.
+    reference_pattern: re.Pattern[str] | None = None
 
 
 def _strip_accents(text: str) -> str:
@@ -122,6 +131,16 @@ class _Registry:
         return best[1] if best else None
 
 
+def _pattern(entry: dict[str, Any]) -> re.Pattern[str] | None:
+    text = entry.get("reference_pattern")
+    if text is None:
+        return None
+    try:
+        return re.compile(str(text))
+    except re.error as error:
+        raise ConfigurationError(f"{_RESOURCE}: {entry.get('id')}: reference_pattern: {error}") from error
+
+
 def _load(text: str) -> list[Organisation]:
     data: Any = yaml.safe_load(text)
     if not isinstance(data, list):
@@ -140,6 +159,7 @@ def _load(text: str) -> list[Organisation]:
                     acronyms=tuple(str(a) for a in entry.get("acronyms") or ()),
                     weak_acronyms=tuple(str(a) for a in entry.get("weak_acronyms") or ()),
                     not_names=tuple(str(a) for a in entry.get("not_names") or ()),
+                    reference_pattern=_pattern(entry),
                 )
             )
         except (KeyError, TypeError) as error:
@@ -170,6 +190,25 @@ def get(org_id: str) -> Organisation:
         return _registry().by_id[org_id]
     except KeyError:
         raise KeyError(f"no Big Science organisation with id {org_id!r}") from None
+
+
+def procedure_key_for(org_id: str | None, reference: str | None) -> str | None:
+    """The cross-source procedure key of `reference` at organisation `org_id`, or None.
+
+    None when the organisation is unknown, has no `reference_pattern`, or the reference does not
+    follow it (then the caller keeps its own key): "f4e", "F4E-OMF-1108 Lot 2" gives
+    "f4e:F4E-OMF-1108"; "cern", "MS-4321/EN" and "IT-4321/EN" both give "cern:4321/EN".
+    """
+    if not org_id or not reference:
+        return None
+    org = _registry().by_id.get(org_id)
+    if org is None or org.reference_pattern is None:
+        return None
+    match = org.reference_pattern.search(reference.strip())
+    if match is None:
+        return None
+    key = match.groupdict().get("key") or match.group(0)
+    return f"{org.id}:{key}"
 
 
 def all_organisations() -> tuple[Organisation, ...]:

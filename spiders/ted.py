@@ -21,6 +21,7 @@ from monitor.organisations import ted_buyer_names
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
+
 def quote(phrase: str) -> str:
     """A phrase for an expert query; TED's syntax has no escape for a double quote, so drop it."""
     return '"' + " ".join(phrase.replace('"', " ").split()) + '"'
@@ -146,4 +147,3 @@ class TedSpider(BaseSpider):
     def document_failed(self, failure: Failure) -> None:
         self.logger.warning("TED notice could not be fetched: %s", describe_failure(failure))
         self.count("ted/document_failed")
-

@@ -177,3 +177,23 @@ def test_fold_is_accent_case_and_punctuation_insensitive() -> None:
     assert organisations.fold("Organisation Européenne, pour la RECHERCHE-nucléaire!") == (
         " organisation europeenne pour la recherche nucleaire "
     )
+
+
+@pytest.mark.parametrize(
+    ("org_id", "reference", "key"),
+    [
+        ("cern", "MS-4321/EN", "cern:4321/EN"),  # a market survey and ...
+        ("cern", "IT-4321/EN", "cern:4321/EN"),  # ... its invitation to tender: one procedure
+        ("cern", "PE4788/TE", "cern:4788/TE"),
+        ("f4e", "F4E-OMF-1108", "f4e:F4E-OMF-1108"),
+        ("f4e", "F4E-OMF-1108 Lot 2", "f4e:F4E-OMF-1108"),
+        ("iter", "IO/14/CFE/11235/JTR", "iter:IO/14/CFE/11235/JTR"),
+        ("cern", "4321", None),  # not in the pattern
+        ("f4e", "IO/14/CFE/11235/JTR", None),  # another organisation's pattern
+        ("eso", "ESO/CFT/26/1701", None),  # no pattern known
+        ("nobody", "MS-4321/EN", None),
+        (None, "MS-4321/EN", None),
+    ],
+)
+def test_procedure_keys_from_registry_reference_patterns(org_id: str | None, reference: str, key: str | None) -> None:
+    assert organisations.procedure_key_for(org_id, reference) == key

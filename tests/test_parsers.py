@@ -37,6 +37,8 @@ def test_eforms_contract_notice_from_cern() -> None:
     notice = parse("eforms_cn_cern.xml")
     assert notice.source == "ted"
     assert notice.source_id == "700001-2026"
+    # eForms keeps TED's folder id even when BT-22 ("IT-4321/TE") follows CERN's pattern: the
+    # award notice of this procedure has no BT-22 and must still join it.
     assert notice.procedure_key == CERN_FOLDER
     assert notice.notice_type == "contract_notice"
     assert notice.status == "open"
@@ -129,7 +131,8 @@ def test_ted_xml_f02_takes_the_original_language_form() -> None:
     notice = parse("tedxml_f02_f4e.xml")
     assert notice.source == "ted"
     assert notice.source_id == "301234-2022"
-    assert notice.procedure_key == "ted:301234-2022"
+    # F4E's own reference (REFERENCE_NUMBER) keys the procedure, as on F4E's industry portal.
+    assert notice.procedure_key == "f4e:F4E-OMF-1234"
     assert notice.notice_type == "contract_notice"
     assert notice.status == "open"
     assert notice.title == "Supply of radio-frequency power sources for plasma heating"
@@ -286,3 +289,16 @@ def test_r208_2011_form_fallback() -> None:
     assert notice.cpv_codes == ["31643000", "31710000"]
     assert notice.deadline == datetime(2014, 3, 3, 10, 0, tzinfo=CET)
     assert notice.language == "de" and notice.buyer_country == "DE"
+
+
+def test_a_registry_reference_keys_the_procedure_only_for_its_organisation() -> None:
+    """The buyer's number counts only when the buyer is the registry organisation that uses it."""
+    xml = (NOTICES / "tedxml_f02_f4e.xml").read_bytes()
+    # Another buyer quoting an F4E-looking number keeps TED's own key.
+    other = xml.replace(b"Fusion for Energy Joint Undertaking (F4E)", b"Gemeente Utrecht")
+    assert parse_document(other, "other.xml").procedure_key == "ted:301234-2022"
+    # F4E without a reference in its pattern keeps TED's own key too.
+    loose = xml.replace(
+        b"<REFERENCE_NUMBER>F4E-OMF-1234</REFERENCE_NUMBER>", b"<REFERENCE_NUMBER>2022-17</REFERENCE_NUMBER>"
+    )
+    assert parse_document(loose, "loose.xml").procedure_key == "ted:301234-2022"

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import db
 from monitor.contract import utcnow
-from monitor.crawl.runs import CrawlRun, complete_run
+from monitor.crawl.runs import COVERAGE_FIELDS, STATS_PREFIX, CrawlRun, complete_run
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,21 @@ class CrawlRunExtension:
         )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
         return extension
+
+    def item_scraped(self, item: Any) -> None:
+        # Field coverage and the newest publication, for the health rules (monitor.health): a
+        # parser that silently stops finding deadlines shows here long before anyone complains.
+        stats = self.crawler.stats
+        if stats is None:
+            return
+        for name in COVERAGE_FIELDS:
+            if getattr(item, name, None) not in (None, "", [], ()):
+                stats.inc_value(f"{STATS_PREFIX}/field/{name}")
+        published = getattr(item, "published_on", None)
+        if isinstance(published, date):
+            stats.max_value(f"{STATS_PREFIX}/newest_published_on", published.isoformat())
 
     def spider_opened(self, spider: Spider) -> None:
         logging.getLogger().addHandler(self.errors)

@@ -3,7 +3,8 @@
 1. `ValidatePipeline` brings it into the contract's shapes (`contract.normalise`) and drops it
    with the specific reason when `contract.validate` still finds problems, counting each reason
    under `ilo_monitor/dropped/<field>`.
-2. `StorePipeline` stores it with `monitor.store.NoticeStore` and counts the outcome under
+2. `StorePipeline` stores it with `monitor.store.NoticeStore` (which classifies it and matches it
+   to the company profiles) and counts the outcome under
    `ilo_monitor/store/<new|changed|unchanged>`; a storage error for one notice is logged and
    counted (`ilo_monitor/store/error`) and the crawl goes on with the next one.
 """
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor import db
 from monitor.contract import NOTICE_FIELDS, Notice, normalise, utcnow, validate
 from monitor.errors import ContractError
+from monitor.matching.matcher import Matcher
+from monitor.matching.service import active_matcher
 from monitor.store import NoticeStore
 
 logger = logging.getLogger(__name__)
@@ -81,6 +84,7 @@ class StorePipeline:
         self.db_url = db_url
         self.engine: Engine | None = None
         self.sessions: sessionmaker[Session] | None = None
+        self.matcher: Matcher | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -91,6 +95,10 @@ class StorePipeline:
         self.engine = db.make_engine(self.db_url)
         db.upgrade(self.engine)
         self.sessions = db.session_factory(self.engine)
+        # Compiled once per crawl rather than per notice: profiles rarely change during a crawl,
+        # and a profile edited meanwhile is matched against every stored notice when it is saved.
+        with self.sessions() as session:
+            self.matcher = active_matcher(session)
 
     def close_spider(self) -> None:
         if self.engine is not None:
@@ -102,7 +110,7 @@ class StorePipeline:
         assert self.sessions is not None
         with self.sessions() as session:
             try:
-                outcome = NoticeStore(session, utcnow()).save(item)
+                outcome = NoticeStore(session, utcnow(), matcher=self.matcher).save(item)
                 session.commit()
             except Exception:
                 session.rollback()

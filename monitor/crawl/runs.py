@@ -22,11 +22,21 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from monitor.db import UTCDateTime
 from monitor.models import Base
 
-STATES: Final = ("running", "succeeded", "failed")
+# `interrupted`: the scheduler was stopped (SIGTERM) during the crawl; neither a success nor a
+# failure of the source, so health checks skip it (monitor.health).
+STATES: Final = ("running", "succeeded", "failed", "interrupted")
 STATS_PREFIX: Final = "ilo_monitor"
 # Close reasons of a crawl that ran to its end (`closespider_*` limits are used by
 # `sources check`, where a capped crawl is the intent).
 COMPLETE_REASONS: Final = frozenset({"finished", "closespider_itemcount", "closespider_pagecount"})
+# Fields whose presence is counted per scraped item (stats `ilo_monitor/field/<name>`, written
+# by `CrawlRunExtension`), for the field-coverage health rule (monitor.health).
+COVERAGE_FIELDS: Final = ("title", "deadline", "buyer", "cpv_codes", "published_on")
+
+
+def field_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """{field: items that had it} of a run's stats (0 for fields never seen)."""
+    return {name: _int(stats, f"{STATS_PREFIX}/field/{name}") for name in COVERAGE_FIELDS}
 
 
 class CrawlRun(Base):
@@ -63,6 +73,8 @@ class CrawlRun(Base):
     # Spider arguments of the run (since/until, query...), to reproduce it.
     arguments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    # The health check's findings on this run (monitor.health): [] healthy, None not judged yet.
+    health: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
 
     @property
     def succeeded(self) -> bool:

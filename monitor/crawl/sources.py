@@ -13,7 +13,7 @@ entry gets the defaults.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -40,8 +40,6 @@ _SOURCE_KEYS: Final = frozenset(
         "default_backfill_days",
         "query",
         "credentials",
-        # Reserved for the scheduler issue (cron cadences); accepted and kept, not read here.
-        "schedule",
     }
 )
 _QUERY_KEYS: Final = frozenset({"organisations", "cpv_divisions", "extra_clause"})
@@ -66,7 +64,6 @@ class SourceConfig:
     extra_clause: str | None = None
     user_env: str | None = None
     password_env: str | None = None
-    schedule: Any = field(default=None, compare=False)
 
     def divisions(self) -> tuple[str, ...]:
         """The CPV divisions to select: configured, else those of the taxonomy."""
@@ -120,6 +117,9 @@ def _source(path: Path, name: str, raw: Any) -> SourceConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise _fail(path, name, "must be a mapping of settings")
+    if "schedule" in raw:
+        # A cadence here would be silently ignored: say where cadences live instead.
+        raise _fail(path, f"{name}.schedule", "crawl cadences live in monitor/schedule.yaml (crawls.<name>)")
     unknown = set(raw) - _SOURCE_KEYS
     if unknown:
         raise _fail(path, f"{name}.{sorted(unknown)[0]}", "is not a source setting (see the file's header)")
@@ -171,7 +171,6 @@ def _source(path: Path, name: str, raw: Any) -> SourceConfig:
         values[key] = value
     if bool(values["user_env"]) != bool(values["password_env"]):
         raise _fail(path, f"{name}.credentials", "needs both user_env and password_env")
-    values["schedule"] = raw.get("schedule")
     return SourceConfig(**values)
 
 

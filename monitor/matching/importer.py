@@ -27,38 +27,13 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from monitor.contract import NOTICE_TYPES
+from monitor.contract import AREA_IDS, NOTICE_TYPES
 from monitor.errors import InputError
 from monitor.matching.matcher import STAGES
 from monitor.matching.models import FREQUENCIES, PROFILE_FIELDS, Company, Profile, ProfileVersion, Recipient
 from monitor.matching.query import QueryError, parse_all
 from monitor.organisations import all_organisations
 
-AREA_IDS: Final = (
-    "accelerator_beam",
-    "vacuum",
-    "cryogenics",
-    "magnets_superconductivity",
-    "rf_microwave",
-    "power_electrical",
-    "electronics_daq",
-    "detectors_sensors",
-    "optics_photonics",
-    "precision_mechatronics",
-    "mechanical_fabrication",
-    "materials_coatings",
-    "controls_automation",
-    "it_hpc_data",
-    "robotics_remote_handling",
-    "nuclear_fusion_radiation",
-    "civil_engineering",
-    "thermal_fluids_utilities",
-    "space_systems",
-    "telescopes_astro_instrumentation",
-    "lab_life_science",
-    "engineering_rd_services",
-    "general_other",
-)
 LIST_COLUMNS: Final = ("areas", "keywords", "cpv_prefixes", "organisations", "notice_types", "languages")
 COLUMNS: Final = (
     "id",

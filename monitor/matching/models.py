@@ -100,6 +100,10 @@ class Profile(Base):
     min_value: Mapped[float | None] = mapped_column(Float)
     max_value: Mapped[float | None] = mapped_column(Float)
     frequency: Mapped[str] = mapped_column(String(10), default="weekly")
+    # When a daily or weekly digest goes out, in Europe/Amsterdam time (alerts.schedule):
+    # ISO weekday 1 = Monday (weekly only) and the hour of the day.
+    digest_weekday: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    digest_hour: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import monitor.crawl.runs  # registers crawl_runs on Base.metadata
-import monitor.matching.models  # noqa: F401  (registers the tables on Base.metadata)
 from monitor.db import make_engine
-from monitor.models import Base
+from monitor.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata()
 
 
 def run(connection: Connection) -> None:

@@ -13,7 +13,10 @@ Choices worth knowing:
   source "ted" for real publication numbers. Its `url` is then the buyer's procurement documents
   (or buyer profile) instead of the TED page.
 - **procedure_key** is "ted:" + `cbc:ContractFolderID` (BT-04), shared by every notice of one
-  procedure (PIN, contract notice, change notices, award notice).
+  procedure (PIN, contract notice, change notices, award notice). Unlike TED XML (see
+  `tedxml`), the buyer's own number (BT-22, `cac:ProcurementProject/cbc:ID`) does *not* replace
+  it: BT-22 is optional, and an award notice that omits it would then no longer join its contract
+  notice (the constructed CERN award does omit it). The folder id is the safer identity.
 - **amends.** A change notice (`efac:Changes`, BT-758) names the notice it changes by
   `efbc:ChangedNoticeIdentifier`, which is that notice's `cbc:ID` plus version ("<uuid>-01"),
   not its publication number; it is kept as written (storage matches it against the procedure's

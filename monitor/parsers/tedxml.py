@@ -22,7 +22,10 @@ Choices worth knowing:
   gets "ted:" + that notice's publication number, so that it joins the contract notice it belongs
   to; every other notice gets "ted:" + its own publication number. A contract notice citing its
   PIN keeps its own key (its corrigenda and awards cite the contract notice, not the PIN) and
-  lists the PIN in `references`.
+  lists the PIN in `references`. A registry organisation that numbers its procedures
+  (`reference_pattern` in organisations.yaml: F4E's "F4E-OMF-1234") is keyed by that number
+  instead (`OBJECT_CONTRACT/REFERENCE_NUMBER`, "f4e:F4E-OMF-1234"), so its own portal's notice
+  of the procedure joins the TED notices.
 - **deadline.** `DATE_RECEIPT_TENDERS` + `TIME_RECEIPT_TENDERS` are the buyer's local time
   without a zone; they are read in the zone of the buyer's country (`common.COUNTRY_TIMEZONE`,
   mainland zone, Brussels when unknown); a date without a time is the end of that day. An F14
@@ -156,6 +159,7 @@ class _Paths:
         self.url_document = xp("t:CONTRACTING_BODY/t:URL_DOCUMENT/text()")
         self.url_participation = xp("t:CONTRACTING_BODY/t:URL_PARTICIPATION/text()")
         self.title = xp("t:OBJECT_CONTRACT/t:TITLE")
+        self.reference_number = xp("t:OBJECT_CONTRACT/t:REFERENCE_NUMBER/text()")
         self.short_descr = xp("t:OBJECT_CONTRACT/t:SHORT_DESCR")
         self.lots = xp("t:OBJECT_CONTRACT/t:OBJECT_DESCR")
         self.lot_title = xp("t:TITLE")
@@ -389,7 +393,13 @@ def parse_ted_xml(root: etree._Element, origin: str) -> Notice:
         if notice_type == "corrigendum" and form_code == "F14" and not amended:
             amended = coded_refs[0] if coded_refs else None
         cited = amended or own_reference or (coded_refs[0] if coded_refs else None)
-        if notice_type in _FOLLOW_UP_TYPES and cited and cited != source_id:
+        organisation = organisations.identify(buyer)
+        # The buyer's own number is shared by every notice of the procedure, on TED and on
+        # the buyer's portal alike: it wins over TED's chain of citations.
+        own_key = organisations.procedure_key_for(organisation, first(p.reference_number(form)))
+        if own_key is not None:
+            procedure_key = own_key
+        elif notice_type in _FOLLOW_UP_TYPES and cited and cited != source_id:
             procedure_key = f"ted:{cited}"
         else:
             procedure_key = f"ted:{source_id}"
@@ -413,7 +423,7 @@ def parse_ted_xml(root: etree._Element, origin: str) -> Notice:
             description=description,
             buyer=buyer,
             buyer_country=buyer_country,
-            organisation=organisations.identify(buyer),
+            organisation=organisation,
             published_on=published_on,
             deadline=deadline,
             cpv_codes=cpv_codes,
