@@ -28,7 +28,7 @@ from alerts.digests import SECTION_ORDER, SECTION_TITLES, CompanyDigest, assembl
 from alerts.ilo import IloDigest, assemble_ilo
 from alerts.models import OutboxMessage, SuppressedAddress
 from alerts.render import RenderError, build_message, message_id, render_pair
-from alerts.schedule import Week, digest_period, due_ilo_week, ilo_period
+from alerts.schedule import Week, digest_period, ilo_period
 from alerts.settings import MailSettings, mail_settings
 from alerts.tokens import Signer, load_secret
 from monitor.db import session_factory
@@ -207,7 +207,11 @@ def plan(
     force: bool = False,
     renderer: Renderer = render_company,
 ) -> PlanSummary:
-    """Write every due digest (or, with `force`, every pending digest of `company_id`) to the outbox."""
+    """Write every due company digest (or, with `force`, every pending one of `company_id`) to the outbox.
+
+    The ILO weekly digest is not planned here: an ILO approves it on the review page, which sends
+    it (`plan_ilo`), and `digest ilo --send` sends it by hand.
+    """
     summary = PlanSummary()
     factory = session_factory(engine)
     with factory() as session:
@@ -262,10 +266,6 @@ def plan(
                 summary.failed.append(row.line())
             else:
                 summary.written += 1
-    if company_id is None and not force:
-        week = due_ilo_week(now)
-        if week is not None:
-            plan_ilo(engine, week, now, mailer, summary)
     return summary
 
 

@@ -24,8 +24,6 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
-ILO_WEEKDAY: Final = 1  # Monday
-ILO_HOUR: Final = 8  # Monday 08:00 Amsterdam time, as the scheduler issue says
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -111,14 +109,6 @@ def digest_period(
 
 def ilo_period(week: Week) -> str:
     return f"ilo/{week}"
-
-
-def due_ilo_week(now: datetime) -> Week | None:
-    """The week whose ILO digest is due at `now` (Monday from 08:00: the week just ended)."""
-    today = local(now)
-    if today.isoweekday() != ILO_WEEKDAY or not scheduled_today(now, ILO_HOUR):
-        return None
-    return Week.of(today.date()).previous()
 
 
 def describe(frequency: str, weekday: int, hour: int) -> str:

@@ -2,9 +2,13 @@
 
 The loop, per run:
 
-1. *claim* a batch of due `pending` rows by setting a lease (`lease_until`) with a conditional
-   UPDATE, so two senders running at once never take the same row; a killed sender's leases
-   run out after `LEASE` and its rows are taken over by the next run;
+1. *claim* a batch of due `pending` rows by setting a lease (`lease_until`), so two senders
+   running at once never take the same row; a killed sender's leases run out after `LEASE` and
+   its rows are taken over by the next run. On PostgreSQL the batch is read with
+   `SELECT ... FOR UPDATE SKIP LOCKED` and leased in the same transaction: a sender skips the
+   rows another is claiming at that moment instead of waiting for its commit, so several
+   senders claim disjoint batches in parallel. SQLite has no row locks: there each row is taken
+   with a conditional UPDATE (only one sender can move a lease from free to its own);
 2. check the recipient once more (unsubscribed or bounced since the row was written: the row
    ends `suppressed`, nothing is sent);
 3. send the stored bytes (same Message-ID on every attempt), several messages per connection
@@ -228,21 +232,35 @@ def _claim(session: Session, now: datetime, company_id: str | None, kind: str | 
         query = query.where(OutboxMessage.company_id == company_id)
     if kind is not None:
         query = query.where(OutboxMessage.kind == kind)
+    if session.get_bind().dialect.name == "postgresql":
+        # The rows stay locked until the commit below; a concurrent claim skips them (and
+        # takes the next free ones) rather than blocking on them and then finding them leased.
+        locked = list(session.scalars(query.with_for_update(skip_locked=True)).all())
+        if locked:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(locked)).values(lease_until=now + LEASE))
+        session.commit()
+        return locked
     claimed: list[int] = []
-    for row_id in session.scalars(query).all():
-        # Conditional UPDATE: only one sender can move a row's lease from free to its own.
-        result = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == row_id,
-                OutboxMessage.status == "pending",
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+    # A batch read just as another sender leased it comes back empty; read again (the commit
+    # ends the old snapshot) rather than take "nothing claimed" for "nothing due" and stop.
+    for _attempt in range(10):
+        candidates = session.scalars(query).all()
+        for row_id in candidates:
+            # Conditional UPDATE: only one sender can move a row's lease from free to its own.
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status == "pending",
+                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+                )
+                .values(lease_until=now + LEASE)
             )
-            .values(lease_until=now + LEASE)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(row_id)
-    session.commit()
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(row_id)
+        session.commit()
+        if claimed or not candidates:
+            break
     return claimed
 
 

@@ -171,15 +171,26 @@ def _short(value: Any) -> str:
 
 
 @notices.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "ocds"]), default="jsonl", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write to this file instead of standard output.")
 @filter_options
 @db_option
 def notices_export(fmt: str, output: Path | None, db_url: str | None, **criteria: Any) -> None:
-    """Export notices in the notice contract (JSON lines) or as CSV."""
+    """Export notices in the notice contract (JSON lines), as CSV, or as an OCDS release package."""
     engine = connect(db_url)
     now = utcnow()
     with session_scope(engine) as session:
+        if fmt == "ocds":
+            from monitor import ocds
+
+            query = select_notices(make_filter(**criteria), now)
+            if output is None:
+                count = ocds.export(session, query, sys.stdout, now=now)
+            else:
+                with output.open("w", encoding="utf-8") as stream:
+                    count = ocds.export(session, query, stream, now=now)
+            click.echo(f"{count} OCDS release(s) exported" + (f" to {output}" if output else ""), err=True)
+            return
         records = iter_records(session, make_filter(**criteria), now)
         if output is None:
             count = write_records(records, sys.stdout, fmt)
@@ -336,13 +347,14 @@ def _register() -> None:
     from monitor.intake_cli import add, edit, withdraw
     from monitor.matching.cli import companies, matches, profiles
     from monitor.scheduling.cli import run, serve, status
+    from monitor.web.cli import calendar, feed, link, users, web
 
     @classifier.command("corrections")
     @click.option("--output", type=click.Path(path_type=Path), help="File instead of standard output.")
     @db_option
     def classifier_corrections(output: Path | None, db_url: str | None) -> None:
         """Notices an ILO corrected, as training data (contract JSON lines + gold_areas)."""
-        from sqlalchemy import select
+        from sqlalchemy import func, select
 
         from monitor.models import NoticeRow
 
@@ -351,10 +363,9 @@ def _register() -> None:
         with session_scope(engine) as session:
             stream = output.open("w", encoding="utf-8") if output else sys.stdout
             try:
-                query = select(NoticeRow).where(NoticeRow.area_corrections != []).order_by(NoticeRow.id)
-                for row in session.scalars(query):
-                    if not row.area_corrections:
-                        continue
+                # json_array_length works on SQLite and PostgreSQL alike (json has no `<>` there).
+                corrected = func.json_array_length(NoticeRow.area_corrections) > 0
+                for row in session.scalars(select(NoticeRow).where(corrected).order_by(NoticeRow.id)):
                     record = row.to_notice().to_record()
                     record["gold_areas"] = [a["id"] for a in row.technology_areas]
                     stream.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -364,8 +375,14 @@ def _register() -> None:
                     stream.close()
         click.echo(f"{count} corrected notice(s)" + (f" written to {output}" if output else ""), err=True)
 
-    for group in (classifier, companies, crawl, digest, matches, profiles, run, serve, sources, status, unsubscribe):
+    commands = (calendar, classifier, companies, crawl, digest, feed, matches, profiles, run, serve, sources, status)
+    for group in (*commands, unsubscribe, users, web):
         main.add_command(group)
+    companies.add_command(link)
+    from monitor.crawl.scrapyd import COMMANDS as SCRAPYD_COMMANDS
+
+    for command in SCRAPYD_COMMANDS:
+        main.add_command(command)
     for command in (add, edit, withdraw):
         notices.add_command(command)
 

@@ -1,7 +1,12 @@
 """Database access: engines, sessions, the UTC datetime type and schema migrations.
 
 Everything goes through SQLAlchemy 2.0 and Alembic so that SQLite (the embedded default) and
-PostgreSQL behave the same; nothing here is specific to one of them except the SQLite pragmas.
+PostgreSQL behave the same; nothing here is specific to one of them except the SQLite pragmas
+and the PostgreSQL connection pool.
+
+PostgreSQL (`postgresql://` or `postgresql+psycopg://`, psycopg 3) is for more than one machine
+or process: a scheduler, several crawl processes, senders and the web app each hold their own
+pool (`POSTGRES_POOL`); the server's `max_connections` (100 by default) must cover them all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,19 @@ from monitor.settings import default_db_url
 __all__ = ["UTCDateTime", "default_db_url", "make_engine", "session_factory", "session_scope", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Per process. The scheduler runs at most 4 jobs at once (monitor.scheduling.service.WORKERS)
+# plus its lock heartbeat; a crawl process uses one connection for storing and one for its run
+# record. 5 kept + 5 on demand covers both with room; a request beyond that waits `pool_timeout`.
+# pre_ping replaces connections the server dropped (restart, idle timeout) instead of failing a
+# job; recycle keeps them younger than typical proxy/firewall idle limits.
+POSTGRES_POOL: dict[str, Any] = {
+    "pool_size": 5,
+    "max_overflow": 5,
+    "pool_timeout": 30,
+    "pool_pre_ping": True,
+    "pool_recycle": 1800,
+}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -69,8 +87,9 @@ def make_engine(url: str | None = None) -> Engine:
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) not in ("", ":memory:"):
             path.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = POSTGRES_POOL if url.startswith("postgresql") else {}
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, **options)
     except Exception as error:  # bad URL or missing driver: say which setting to fix
         raise ConfigurationError(
             f"cannot use database URL {url!r} (ILO_MONITOR_DB / --db): {error}"

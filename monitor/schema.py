@@ -18,6 +18,7 @@ MODEL_MODULES: Final = (
     "monitor.crawl.runs",
     "monitor.scheduling.models",
     "alerts.models",
+    "monitor.web.models",
 )
 
 

@@ -29,7 +29,7 @@ Every new, changed or amended notice is then matched against the active company 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -58,6 +58,29 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _without_nul(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL (SQLite can); it is never meaningful in a notice and
+    # rendering drops it anyway, so it is removed before storing, on every backend alike.
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def storable(notice: Notice) -> Notice:
+    """`notice` without NUL characters in its text (the same object when it has none)."""
+    changed = {}
+    for spec in fields(notice):
+        value = getattr(notice, spec.name)
+        clean = _without_nul(value)
+        if clean != value:
+            changed[spec.name] = clean
+    return replace(notice, **changed) if changed else notice
 
 
 def source_record(notice: Notice) -> dict[str, Any]:
@@ -90,6 +113,7 @@ class NoticeStore:
 
     def save_many(self, notices: Sequence[Notice]) -> list[SaveOutcome]:
         """Insert or update each notice; returns each one's outcome in order."""
+        notices = [storable(notice) for notice in notices]
         existing = self._load({(n.source, n.source_id) for n in notices})
         referenced = self._load_referenced(notices, existing)
         outcomes: list[SaveOutcome] = []
@@ -122,6 +146,10 @@ class NoticeStore:
         if self.matcher is None:
             # Compiled once per store; a crawl passes one compiled at its start.
             self.matcher = matching.active_matcher(self.session)
+        if not self.matcher.profiles:
+            # No active profile: nothing can match, and a profile leaves no matches behind when
+            # it is switched off. Skipping saves tokenising every notice of a bulk import.
+            return
         unique = list({id(row): row for row in rows}.values())
         self.matches += matching.match_notices(self.session, unique, self.now, matcher=self.matcher)
 

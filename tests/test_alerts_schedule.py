@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerts.schedule import Week, describe, digest_period, due_ilo_week
+from alerts.schedule import Week, describe, digest_period
 
 
 def utc(*args: int) -> datetime:
@@ -44,10 +44,7 @@ def test_instant_and_forced_use_the_utc_minute() -> None:
         digest_period(2, "hourly", utc(2026, 12, 2, 13, 5))
 
 
-def test_ilo_week_is_due_on_monday_morning_for_the_week_before() -> None:
-    assert due_ilo_week(utc(2026, 11, 30, 6, 59)) is None
-    assert str(due_ilo_week(utc(2026, 11, 30, 7, 0))) == "2026-W48"
-    assert due_ilo_week(utc(2026, 12, 1, 7, 0)) is None
+def test_an_ilo_week_runs_from_monday_to_monday_amsterdam_time() -> None:
     week = Week.parse("2026-W48")
     assert week.start == utc(2026, 11, 22, 23, 0) and week.end == utc(2026, 11, 29, 23, 0)
     assert str(Week.parse("2027-W01").previous()) == "2026-W53"

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import new_database_url
 from sqlalchemy.orm import Session
 
 from monitor.contract import from_record
@@ -180,7 +181,7 @@ def store(session: Session, records: list[dict[str, Any]], now: datetime) -> Non
 
 
 def make_db(tmp_path: Any) -> str:
-    url = f"sqlite:///{tmp_path / 'alerts.sqlite'}"
+    url = new_database_url(tmp_path, "alerts")
     open_database(url)
     return url
 

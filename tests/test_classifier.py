@@ -124,6 +124,18 @@ def test_unknown_language_still_classified() -> None:
     assert "no phrase list for language 'pl'" in areas[0]["evidence"]
 
 
+def test_unknown_language_tries_every_phrase_list() -> None:
+    # Polish has no phrase list; the German compound is still found, and the evidence says how.
+    areas = classify(notice("Dostawa: Vakuumkammer ze stali nierdzewnej", language="pl"))
+    assert areas[0]["id"] == "vacuum"
+    assert "phrases of all languages tried" in areas[0]["evidence"]
+
+
+def test_undetectable_language_tries_every_phrase_list() -> None:
+    areas = classify(notice("Kryostat"))
+    assert "language could not be detected; phrases of all languages tried" in areas[0]["evidence"]
+
+
 def test_language_is_detected_when_missing() -> None:
     areas = classify(notice("Lieferung von Ionengetterpumpen für den Speicherring"))
     assert "vacuum" in [a["id"] for a in areas]

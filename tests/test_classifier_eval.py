@@ -28,12 +28,20 @@ def test_classifier_beats_both_baselines(reports: dict[str, Report]) -> None:
     assert f1["classifier"] > f1["phrase_only"]
 
 
-@pytest.mark.xfail(strict=True, reason="below the issue's target: see the classifier issue note")
+@pytest.mark.xfail(
+    strict=True,
+    reason="micro-F1 0.81 (P 0.74, R 0.90) below the issue's target 0.90: the stacker, fitted on the curated "
+    "set's cross-validation, picks low thresholds (0.18-0.38) and asserts secondary areas the dev set does not list",
+)
 def test_micro_f1_target(reports: dict[str, Report]) -> None:
     assert reports["classifier"].micro.f1 >= 0.90
 
 
-@pytest.mark.xfail(strict=True, reason="below the issue's target: see the classifier issue note")
+@pytest.mark.xfail(
+    strict=True,
+    reason="core recall below the issue's target 0.85 for accelerator_beam (0.84) and optics_photonics (0.77); "
+    "the seven other core areas reach 0.91-1.00",
+)
 def test_core_recall_target(reports: dict[str, Report]) -> None:
     low = {a: round(reports["classifier"].per_area[a].recall, 2) for a in CORE_AREAS}
     assert all(r >= 0.85 for r in low.values()), low

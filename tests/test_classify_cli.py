@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import new_database_url
 
 from monitor.classifier import CLASSIFIER_VERSION, CORRECTION_EVIDENCE
 from monitor.cli import main
@@ -14,12 +15,12 @@ from monitor.settings import PROJECT_ROOT
 NOTICES = PROJECT_ROOT / "tests" / "fixtures" / "notices"
 
 
-def run(*args: str, db: Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [*args, "--db", f"sqlite:///{db}"], catch_exceptions=False)
+def run(*args: str, db: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [*args, "--db", db], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 
-def exported(db: Path) -> dict[str, dict[str, object]]:
+def exported(db: str) -> dict[str, dict[str, object]]:
     _, out, _ = run("notices", "export", db=db)
     return {record["source_id"]: record for record in map(json.loads, out.splitlines())}
 
@@ -29,7 +30,7 @@ def area_ids(record: dict[str, object]) -> list[str]:
 
 
 def test_notices_are_classified_when_imported_with_the_version_on_each_tag(tmp_path: Path) -> None:
-    db = tmp_path / "c.sqlite"
+    db = new_database_url(tmp_path, "c")
     run("import", "--quiet", str(NOTICES), db=db)
     records = exported(db)
     cern = records["700001-2026"]
@@ -40,7 +41,7 @@ def test_notices_are_classified_when_imported_with_the_version_on_each_tag(tmp_p
 
 
 def test_corrections_win_survive_reclassification_and_export_as_training_data(tmp_path: Path) -> None:
-    db = tmp_path / "c.sqlite"
+    db = new_database_url(tmp_path, "c")
     run("import", "--quiet", str(NOTICES), db=db)
     before = area_ids(exported(db)["700001-2026"])
     code, out, _ = run(
@@ -69,8 +70,8 @@ def test_corrections_win_survive_reclassification_and_export_as_training_data(tm
 
 
 def test_an_unknown_area_in_a_correction_is_one_clear_line(tmp_path: Path) -> None:
-    db = tmp_path / "c.sqlite"
+    db = new_database_url(tmp_path, "c")
     run("import", "--quiet", str(NOTICES), db=db)
-    result = CliRunner().invoke(main, ["notices", "tag", "ted/700001-2026", "+warp_drive", "--db", f"sqlite:///{db}"])
+    result = CliRunner().invoke(main, ["notices", "tag", "ted/700001-2026", "+warp_drive", "--db", db])
     assert result.exit_code == 1
     assert "+warp_drive" in result.stderr and "Traceback" not in result.output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import new_database_url
 
 from monitor.cli import main
 from monitor.contract import EXPORT_KEYS, from_record, validate
@@ -40,14 +41,14 @@ MANUAL = [
 ]
 
 
-def run(*args: str, db: Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [*args, "--db", f"sqlite:///{db}"], catch_exceptions=False)
+def run(*args: str, db: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [*args, "--db", db], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "cli.sqlite"
+def db(tmp_path: Path) -> str:
+    return new_database_url(tmp_path, "cli")
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def manual_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_manual_import_reports_each_bad_line_and_keeps_the_rest(db: Path, manual_file: Path) -> None:
+def test_manual_import_reports_each_bad_line_and_keeps_the_rest(db: str, manual_file: Path) -> None:
     code, out, err = run("import", "--quiet", str(manual_file), db=db)
     assert code == 0
     assert "2 new, 0 changed, 0 unchanged, 2 rejected" in out
@@ -70,7 +71,7 @@ def test_manual_import_reports_each_bad_line_and_keeps_the_rest(db: Path, manual
     assert "0 new, 0 changed, 2 unchanged, 2 rejected" in out
 
 
-def test_export_meets_the_contract(db: Path, manual_file: Path) -> None:
+def test_export_meets_the_contract(db: str, manual_file: Path) -> None:
     run("import", "--quiet", str(manual_file), db=db)
     code, out, err = run("notices", "export", "--format", "jsonl", db=db)
     assert code == 0 and "2 notice(s) exported" in err
@@ -90,7 +91,7 @@ def test_export_meets_the_contract(db: Path, manual_file: Path) -> None:
         assert "2 notices, 0 with contract violations" in checked.stdout
 
 
-def test_export_csv_and_to_a_file(db: Path, manual_file: Path, tmp_path: Path) -> None:
+def test_export_csv_and_to_a_file(db: str, manual_file: Path, tmp_path: Path) -> None:
     run("import", "--quiet", str(manual_file), db=db)
     target = tmp_path / "out.csv"
     code, _, err = run(
@@ -103,7 +104,7 @@ def test_export_csv_and_to_a_file(db: Path, manual_file: Path, tmp_path: Path) -
     assert rows[0]["documents"] == "https://example.org/a.pdf"
 
 
-def test_list_filters_and_show_history(db: Path, manual_file: Path, tmp_path: Path) -> None:
+def test_list_filters_and_show_history(db: str, manual_file: Path, tmp_path: Path) -> None:
     run("import", "--quiet", str(manual_file), db=db)
     code, out, _ = run("notices", "list", "--text", "gate valves", db=db)
     assert code == 0 and "CERN price enquiry" in out and "ESO" not in out
@@ -120,7 +121,7 @@ def test_list_filters_and_show_history(db: Path, manual_file: Path, tmp_path: Pa
     assert "title: ESO: advance notice, M1 segment cleaning units -> ESO: advance notice" in out
 
 
-def test_unknown_notice_and_bad_database_url_are_one_clear_line(db: Path) -> None:
+def test_unknown_notice_and_bad_database_url_are_one_clear_line(db: str) -> None:
     code, _, err = run("notices", "show", "ted/1-2000", db=db)
     assert code == 1 and "no notice 'ted/1-2000'" in err
     result = CliRunner().invoke(main, ["notices", "list", "--db", "nosuchdriver://x"])
@@ -129,7 +130,7 @@ def test_unknown_notice_and_bad_database_url_are_one_clear_line(db: Path) -> Non
     assert "Traceback" not in result.output
 
 
-def test_missing_path_is_rejected_by_name(db: Path, tmp_path: Path) -> None:
+def test_missing_path_is_rejected_by_name(db: str, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.xml"
     code, _, err = run("import", "--quiet", str(missing), db=db)
     assert code == 1

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_database_url
 from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
@@ -137,7 +138,7 @@ def test_a_missing_required_key_is_a_schema_error(caplog: pytest.LogCaptureFixtu
 
 
 def test_replayed_crawl_stores_the_expected_notices(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
+    db_url = new_database_url(tmp_path, "monitor")
     with ReplayServer(FIXTURES) as server:
         result = run_crawl(
             "esa_star", db_url=db_url, replay_url=server.url, spider_args=recorded_spider_args(FIXTURES), timeout=120

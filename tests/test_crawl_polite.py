@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_database_url
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
@@ -112,7 +113,7 @@ def test_429_with_retry_after_then_success_stores_everything(tmp_path: Path) -> 
 
     folder = recording(tmp_path, "tenderned", throttle_first_page)
     started = time.monotonic()
-    run = crawl(f"sqlite:///{tmp_path / 'db.sqlite'}", "tenderned", folder)
+    run = crawl(new_database_url(tmp_path, "db"), "tenderned", folder)
     assert run.state == "succeeded", run.stats["_log"]
     assert time.monotonic() - started >= 1  # it did wait as asked
     assert (run.items_scraped, run.items_new) == (5, 5)
@@ -125,7 +126,7 @@ def test_a_wait_beyond_the_limit_is_given_up_loudly(tmp_path: Path) -> None:
         exchanges.insert(0, {"url": FIRST_PAGE, "status": 429, "headers": {"Retry-After": "86400"}})
 
     folder = recording(tmp_path, "tenderned", block)
-    run = crawl(f"sqlite:///{tmp_path / 'db.sqlite'}", "tenderned", folder)
+    run = crawl(new_database_url(tmp_path, "db"), "tenderned", folder)
     assert run.state == "failed"
     assert run.stats["ilo_monitor/backoff/gave_up"] == 1
     assert run.responses == {"429": 1, "404": 1}  # no second ask: Scrapy's own retry leaves 429 to us
@@ -140,7 +141,7 @@ def test_500s_and_timeouts_fail_the_run_while_the_next_source_completes(tmp_path
             if exchange["url"].endswith("/publicaties/500102"):
                 exchange["delay"] = 3  # longer than the DOWNLOAD_TIMEOUT below
 
-    db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db_url = new_database_url(tmp_path, "db")
     folder = recording(tmp_path, "tenderned", break_source)
     failed = crawl(db_url, "tenderned", folder, DOWNLOAD_TIMEOUT=1, RETRY_TIMES=1)
     completed = crawl(db_url, "esa_star", FIXTURES / "esa_star")
@@ -173,7 +174,7 @@ def test_a_malformed_or_unexpected_answer_is_a_failed_run(
     def replace(exchanges: list[dict[str, Any]], folder: Path) -> None:
         (folder / target).write_text(body, encoding="utf-8")
 
-    run = crawl(f"sqlite:///{tmp_path / 'db.sqlite'}", source, recording(tmp_path, source, replace))
+    run = crawl(new_database_url(tmp_path, "db"), source, recording(tmp_path, source, replace))
     assert run.state == "failed", run.stats["_log"]
     assert "1 answer(s) not in the expected schema" in run.failure_reasons
     assert any(message in m for m in run.error_messages), run.error_messages

@@ -15,6 +15,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import new_database_url
 
 from monitor import db
 from monitor.crawl.cli import crawl, sources
@@ -62,7 +63,7 @@ def test_a_crawl_that_did_not_get_the_data_fails(stats: dict[str, Any], reason: 
 
 
 def test_windows_start_from_the_cursor_with_overlap(tmp_path: Path) -> None:
-    engine = db.open_database(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    engine = db.open_database(new_database_url(tmp_path, "w"))
     today = date(2026, 11, 23)
     with session_scope(engine) as session:
         # No succeeded run yet: the first backfill.
@@ -86,7 +87,7 @@ def test_windows_start_from_the_cursor_with_overlap(tmp_path: Path) -> None:
 
 
 def test_a_second_run_asks_only_for_the_new_window_and_stores_nothing_new(tmp_path: Path) -> None:
-    engine = db.open_database(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    engine = db.open_database(new_database_url(tmp_path, "runs"))
     arguments = {"page_size": "4"}
     with ReplayServer(FIXTURES / "tenderned") as server:
         first, _ = crawl_source(
@@ -125,7 +126,7 @@ def test_a_second_run_asks_only_for_the_new_window_and_stores_nothing_new(tmp_pa
 
 
 def test_a_crawl_that_cannot_start_is_recorded_as_failed(tmp_path: Path) -> None:
-    engine = db.open_database(f"sqlite:///{tmp_path / 'bad.sqlite'}")
+    engine = db.open_database(new_database_url(tmp_path, "bad"))
     run, result = crawl_source(
         "tenderned", engine, now=datetime(2026, 11, 23, tzinfo=UTC), spider_args={"page_size": "many"}, timeout=120
     )
@@ -140,7 +141,7 @@ def test_a_crawl_that_cannot_start_is_recorded_as_failed(tmp_path: Path) -> None
 
 
 def test_crawl_and_sources_commands(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    db_url = new_database_url(tmp_path, "cli")
     runner = CliRunner()
     before = runner.invoke(cli(), ["sources", "--db", db_url])
     assert before.exit_code == 0, before.output

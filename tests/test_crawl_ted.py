@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_database_url
 from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import JsonRequest, Response, TextResponse
@@ -330,7 +331,7 @@ def test_problem_keys_name_the_field() -> None:
 def test_a_storage_error_loses_one_notice_not_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    crawler = get_crawler(TedSpider, {"ILO_MONITOR_DB": f"sqlite:///{tmp_path / 'store.sqlite'}"})
+    crawler = get_crawler(TedSpider, {"ILO_MONITOR_DB": new_database_url(tmp_path, "store")})
     assert crawler.stats is not None
     pipeline = StorePipeline.from_crawler(crawler)
     original_save = NoticeStore.save
@@ -435,7 +436,7 @@ class Replayed:
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
     """The recording crawled twice into one fresh SQLite file (a crawl takes about two seconds)."""
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('crawl') / 'monitor.sqlite'}"
+    db_url = new_database_url(tmp_path_factory.mktemp('crawl'), "monitor")
     arguments = recorded_spider_args(FIXTURES)
     with ReplayServer(FIXTURES) as server:
         first = run_crawl("ted", db_url=db_url, replay_url=server.url, spider_args=arguments, timeout=120)

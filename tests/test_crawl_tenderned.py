@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_database_url
 from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
@@ -181,7 +182,7 @@ def expected() -> list[dict[str, Any]]:
 
 
 def test_replayed_crawl_stores_the_expected_notices_and_records_the_run(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
+    db_url = new_database_url(tmp_path, "monitor")
     with ReplayServer(FIXTURES) as server:
         result = run_crawl(
             "tenderned", db_url=db_url, replay_url=server.url, spider_args=recorded_spider_args(FIXTURES), timeout=120

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_database_url
 from sqlalchemy import select
 
 from monitor.crawl.runs import CrawlRun
@@ -91,7 +92,7 @@ def test_streak_counts_unhealthy_runs_in_a_row_skipping_interrupted_ones() -> No
 
 
 def test_assess_judges_stored_runs_once_and_reports_the_streak(tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    engine = open_database(new_database_url(tmp_path, "h"))
     with session_scope(engine) as session:
         for hours, items in enumerate([100, 100, 100, 0, 0, 0]):
             stored = run(items)

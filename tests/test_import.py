@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import new_database_url
 from realdata import require_real_data
 from sqlalchemy import Engine, func, select
 
@@ -31,7 +32,7 @@ CHECK_EXPORT = PROJECT_ROOT.parent / "shared" / "tools" / "check_export.py"
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    return open_database(f"sqlite:///{tmp_path / 'import.sqlite'}")
+    return open_database(new_database_url(tmp_path, "import"))
 
 
 def count(engine: Engine) -> int:
@@ -135,8 +136,8 @@ def test_json_in_a_wrong_encoding_is_rejected(engine: Engine, tmp_path: Path) ->
 
 
 def test_cli_import_names_every_rejected_file(tmp_path: Path) -> None:
-    db = tmp_path / "cli.sqlite"
-    result = CliRunner().invoke(main, ["import", str(NOTICES), str(HOSTILE), "--db", f"sqlite:///{db}"])
+    db = new_database_url(tmp_path, "cli")
+    result = CliRunner().invoke(main, ["import", str(NOTICES), str(HOSTILE), "--db", db])
     assert result.exit_code == 0, result.output
     assert "rejected" in result.stdout
     assert f"rejected {HOSTILE / 'xxe.xml'}:" in result.stderr
@@ -146,7 +147,7 @@ def test_cli_import_names_every_rejected_file(tmp_path: Path) -> None:
 @pytest.mark.real_data
 def test_every_valid_file_in_shared_data_imports(tmp_path: Path) -> None:
     shared = require_real_data()
-    db = f"sqlite:///{tmp_path / 'real.sqlite'}"
+    db = new_database_url(tmp_path, "real")
     engine = open_database(db)
     summary = import_paths(engine, [shared], now=NOW)
     rejected = {r.origin: r.reason for r in summary.rejected}

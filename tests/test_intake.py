@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import new_database_url
 from sqlalchemy import Engine
 
 from monitor.commandline import ErrorGroup
@@ -69,7 +70,7 @@ def test_hostile_html_gives_text_only() -> None:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    return open_database(f"sqlite:///{tmp_path / 'intake.sqlite'}")
+    return open_database(new_database_url(tmp_path, "intake"))
 
 
 def test_import_reads_mails_and_yaml_and_is_idempotent(engine: Engine, tmp_path: Path) -> None:

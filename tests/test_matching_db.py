@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import new_database_url
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,14 +29,14 @@ for command in COMMANDS:
     cli.add_command(command)
 
 
-def run(*args: str, db: Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [*args, "--db", f"sqlite:///{db}"], catch_exceptions=False)
+def run(*args: str, db: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [*args, "--db", db], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "matching.sqlite"
+def db(tmp_path: Path) -> str:
+    return new_database_url(tmp_path, "matching")
 
 
 COMPANY = {
@@ -57,7 +58,7 @@ def write_jsonl(path: Path, records: list[dict[str, object] | str]) -> Path:
     return path
 
 
-def test_jsonl_import_rejects_bad_rows_with_line_numbers(db: Path, tmp_path: Path) -> None:
+def test_jsonl_import_rejects_bad_rows_with_line_numbers(db: str, tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "companies.jsonl",
         [
@@ -85,7 +86,7 @@ def test_jsonl_import_rejects_bad_rows_with_line_numbers(db: Path, tmp_path: Pat
     assert "vacutech" in out and "cryo" in out and "bad-area" not in out
 
 
-def test_csv_import_and_reimport_updates_without_duplicates(db: Path, tmp_path: Path) -> None:
+def test_csv_import_and_reimport_updates_without_duplicates(db: str, tmp_path: Path) -> None:
     header = "id,name,country,email,areas,keywords,cpv_prefixes,organisations,min_value,notice_types\n"
     first = tmp_path / "companies.csv"
     first.write_text(
@@ -105,7 +106,7 @@ def test_csv_import_and_reimport_updates_without_duplicates(db: Path, tmp_path: 
     )
     _, out, _ = run("companies", "import", str(second), db=db)
     assert out.startswith("0 created, 1 updated, 0 unchanged, 0 rejected")
-    engine = open_database(f"sqlite:///{db}")
+    engine = open_database(db)
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(Company)) == 1
         assert session.scalar(select(func.count()).select_from(Profile)) == 1
@@ -124,7 +125,7 @@ def test_csv_import_and_reimport_updates_without_duplicates(db: Path, tmp_path: 
         }
 
 
-def test_edit_keeps_history_and_rematches(db: Path, tmp_path: Path) -> None:
+def test_edit_keeps_history_and_rematches(db: str, tmp_path: Path) -> None:
     run("companies", "import", str(write_jsonl(tmp_path / "c.jsonl", [COMPANY])), db=db)
     code, out, _ = run(
         "companies", "edit", "vacutech", "--add-keyword", "bellows", "--remove-area", "vacuum",
@@ -157,8 +158,8 @@ UHV_NOTICE = {
 OTHER_NOTICE = {"source": "dev", "source_id": "n-2", "title": "Office furniture", "published_on": "2026-09-21"}
 
 
-def test_matching_follows_notice_and_profile_changes(db: Path, tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{db}")
+def test_matching_follows_notice_and_profile_changes(db: str, tmp_path: Path) -> None:
+    engine = open_database(db)
     run("companies", "import", str(write_jsonl(tmp_path / "c.jsonl", [COMPANY])), db=db)
     with session_scope(engine) as session:
         rows = _store(session, [UHV_NOTICE, OTHER_NOTICE])
@@ -184,8 +185,8 @@ def test_matching_follows_notice_and_profile_changes(db: Path, tmp_path: Path) -
         assert match_profiles(session, [profile], NOW).removed == 1
 
 
-def test_cli_list_export_feedback_and_preview(db: Path, tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{db}")
+def test_cli_list_export_feedback_and_preview(db: str, tmp_path: Path) -> None:
+    engine = open_database(db)
     with session_scope(engine) as session:
         _store(session, [UHV_NOTICE, OTHER_NOTICE])
     # Importing companies matches their new profiles against the stored notices.
@@ -232,8 +233,8 @@ def test_cli_list_export_feedback_and_preview(db: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def dev_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("dev") / "dev.sqlite"
+def dev_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    db = new_database_url(tmp_path_factory.mktemp("dev"), "dev")
     code, out, err = run("companies", "import", str(DATA / "companies.jsonl"), db=db)
     assert code == 0 and "0 rejected" in out, err
     return db
@@ -252,7 +253,7 @@ def test_development_set_is_large_enough() -> None:
     assert len(held_out) >= 75
 
 
-def test_held_out_evaluation_meets_the_targets_and_beats_keywords(dev_db: Path) -> None:
+def test_held_out_evaluation_meets_the_targets_and_beats_keywords(dev_db: str) -> None:
     code, out, _ = run(
         "matches", "evaluate", "--gold", str(DATA / "gold.jsonl"), "--notices", str(DATA / "notices.jsonl"),
         "--only", "test-*", db=dev_db,
@@ -264,8 +265,8 @@ def test_held_out_evaluation_meets_the_targets_and_beats_keywords(dev_db: Path) 
     assert "80 notices × 25 companies" in out
 
 
-def test_storing_a_notice_matches_it_in_the_same_transaction(db: Path, tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{db}")
+def test_storing_a_notice_matches_it_in_the_same_transaction(db: str, tmp_path: Path) -> None:
+    engine = open_database(db)
     run("companies", "import", str(write_jsonl(tmp_path / "c.jsonl", [COMPANY])), db=db)
     with session_scope(engine) as session:
         _store(session, [UHV_NOTICE, OTHER_NOTICE], match=True)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import new_database_url
 from sqlalchemy import select
 from test_alerts_support import SmtpServer, add_company, smtp_env, smtp_server
 
@@ -48,7 +49,7 @@ def add_run(url: str, state: str, at: datetime, items: int = 10, error: str | No
 
 
 def test_failing_source_alerts_operators_daily_until_it_recovers(server: SmtpServer, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    url = new_database_url(tmp_path, "ops")
     engine = open_database(url)
     with session_scope(engine) as session:  # a company that must never hear of this
         add_company(session, "acme", ["buyer@acme.example.com"], frequency="instant")

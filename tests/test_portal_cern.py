@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from conftest import new_database_url
 from test_portal_common import FIXTURES, READ_AT, expected, make_spider, parse_page, replayed_crawl, stat
 
 from monitor import db
@@ -50,7 +51,7 @@ def test_replayed_crawl_stores_the_expected_notices(tmp_path: Path) -> None:
 def test_stored_the_two_stages_are_one_procedure_and_an_eforms_notice_keeps_its_own(tmp_path: Path) -> None:
     """eForms keeps TED's folder key even when it quotes "IT-4321/TE" (see monitor.parsers.eforms)."""
     replayed_crawl("cern", tmp_path)
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'monitor.sqlite'}")
+    engine = db.make_engine(new_database_url(tmp_path, "monitor"))
     import_paths(engine, [FIXTURES / "notices" / "eforms_cn_cern.xml"], now=READ_AT)
     with db.session_factory(engine)() as session:
         row = find_notice(session, "cern/MS-4321/TE")

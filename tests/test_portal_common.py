@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import new_database_url
 from parsel import Selector
 from scrapy import Request
 from scrapy.http import HtmlResponse
@@ -62,7 +63,7 @@ def expected(name: str) -> list[dict[str, Any]]:
 
 def replayed_crawl(name: str, tmp_path: Path) -> tuple[list[dict[str, Any]], CrawlRun]:
     """Crawl the recording of `name` for real; the stored notices (as exported) and the run."""
-    db_url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
+    db_url = new_database_url(tmp_path, "monitor")
     folder = FIXTURES / name
     with ReplayServer(folder) as server:
         result = run_crawl(name, db_url=db_url, replay_url=server.url, spider_args=recorded_spider_args(folder))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import new_database_url
 from test_portal_common import FIXTURES, READ_AT, expected, make_spider, parse_page, replayed_crawl
 
 from monitor import db
@@ -34,7 +35,7 @@ def test_replayed_crawl_stores_the_expected_notices(tmp_path: Path) -> None:
 
 def test_the_portal_notice_and_the_ted_notices_are_one_procedure(tmp_path: Path) -> None:
     replayed_crawl("f4e", tmp_path)
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'monitor.sqlite'}")
+    engine = db.make_engine(new_database_url(tmp_path, "monitor"))
     notices = FIXTURES / "notices"
     summary = import_paths(engine, [notices / "tedxml_f02_f4e.xml", notices / "tedxml_f14_f4e.xml"], now=READ_AT)
     assert summary.new == 2

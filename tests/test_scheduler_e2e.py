@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import new_database_url
 from test_alerts_support import SmtpServer, add_company, smtp_env, smtp_server
 
 from monitor.crawl.jobs import crawl_source
@@ -79,7 +80,7 @@ def server(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_a_new_notice_reaches_the_matched_company_by_instant_alert(server: SmtpServer, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'e2e.sqlite'}"
+    url = new_database_url(tmp_path, "e2e")
     engine = open_database(url)
     with session_scope(engine) as session:
         add_company(

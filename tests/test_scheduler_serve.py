@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import new_database_url
 
 from monitor.db import open_database
 from monitor.scheduling import lock
@@ -34,7 +35,7 @@ def wait_for(predicate, seconds: float = 30.0) -> bool:  # type: ignore[no-untyp
 def test_sigterm_stops_the_scheduler_cleanly_and_releases_the_lock(tmp_path: Path) -> None:
     schedule = tmp_path / "schedule.yaml"
     schedule.write_text(SCHEDULE)
-    url = f"sqlite:///{tmp_path / 'serve.sqlite'}"
+    url = new_database_url(tmp_path, "serve")
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
     env.pop("ILO_MONITOR_SMTP_HOST", None)
     code = "import sys; from monitor.scheduling.cli import serve; serve(sys.argv[1:])"

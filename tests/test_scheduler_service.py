@@ -30,6 +30,7 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler
+from conftest import new_database_url
 from sqlalchemy import func, select, text
 
 from alerts.models import OutboxMessage
@@ -154,7 +155,7 @@ def test_the_weekly_ilo_digest_fires_once_in_each_dst_week_at_0800(sunday: datet
 
 
 def test_ten_restarts_keep_the_same_jobs_and_their_next_runs(env: Path, no_crawls: list[str]) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     schedule = schedule_of(env)
     expected = {spec.id for spec in schedule.jobs(url)}
     seen = []
@@ -171,7 +172,7 @@ def test_ten_restarts_keep_the_same_jobs_and_their_next_runs(env: Path, no_crawl
 
 
 def test_a_restart_after_downtime_across_a_fire_time_runs_it_exactly_once(env: Path, no_crawls: list[str]) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     schedule = schedule_of(env)
     recorder = Recorder()
     with time_machine.travel(at(2026, 11, 23, 9, 0), tick=False) as clock:  # Monday, after 08:00
@@ -200,7 +201,7 @@ def test_a_restart_after_downtime_across_a_fire_time_runs_it_exactly_once(env: P
 
 
 def test_a_run_missed_beyond_the_grace_time_is_reported_to_the_operators(env: Path, no_crawls: list[str]) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     schedule = schedule_of(env)
     recorder = Recorder()
     with time_machine.travel(at(2026, 11, 23, 9, 0), tick=False) as clock:
@@ -224,7 +225,7 @@ def test_a_run_missed_beyond_the_grace_time_is_reported_to_the_operators(env: Pa
 
 
 def test_a_changed_cadence_updates_the_job_in_place_and_keeps_a_missed_run(env: Path, no_crawls: list[str]) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     with time_machine.travel(at(2026, 11, 24, 6, 0), tick=False) as clock:
         s = service(schedule_of(env), url)
         s.start(paused=True)
@@ -244,7 +245,7 @@ def test_a_changed_cadence_updates_the_job_in_place_and_keeps_a_missed_run(env: 
 
 
 def test_a_source_taken_out_of_the_schedule_loses_its_job(env: Path, no_crawls: list[str]) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     s = service(schedule_of(env), url)
     s.start(paused=True)
     s.stop()
@@ -274,7 +275,7 @@ def slow_job() -> None:
 
 
 def test_max_instances_keeps_a_job_from_overlapping_itself(env: Path) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     recorder = Recorder()
     _release.clear()
     _started.clear()
@@ -298,7 +299,7 @@ def test_max_instances_keeps_a_job_from_overlapping_itself(env: Path) -> None:
 
 
 def test_a_crawl_still_running_elsewhere_is_not_started_again(env: Path) -> None:
-    engine = open_database(f"sqlite:///{env / 'runs.sqlite'}")
+    engine = open_database(new_database_url(env, "runs"))
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     calls: list[str] = []
 
@@ -325,7 +326,7 @@ def test_a_crawl_still_running_elsewhere_is_not_started_again(env: Path) -> None
 
 
 def test_a_crawl_cut_short_by_sigterm_is_recorded_as_interrupted(env: Path) -> None:
-    engine = open_database(f"sqlite:///{env / 'runs.sqlite'}")
+    engine = open_database(new_database_url(env, "runs"))
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
     def crawler(source: str, engine: Any, *, now: datetime, timeout: float) -> tuple[CrawlRun, None]:
@@ -348,7 +349,7 @@ def test_a_crawl_cut_short_by_sigterm_is_recorded_as_interrupted(env: Path) -> N
 
 
 def test_a_second_scheduler_on_the_same_database_refuses_to_start(env: Path) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     schedule = schedule_of(env)
     with time_machine.travel(at(2026, 11, 24, 10, 0), tick=False) as clock:
         first = service(schedule, url, holder="host-a:1")
@@ -369,7 +370,7 @@ def test_a_second_scheduler_on_the_same_database_refuses_to_start(env: Path) -> 
 
 
 def test_the_heartbeat_notices_a_lock_taken_over(env: Path) -> None:
-    engine = open_database(f"sqlite:///{env / 'lock.sqlite'}")
+    engine = open_database(new_database_url(env, "lock"))
     now = datetime.now(UTC)
     lock.acquire(engine, now - lock.TTL * 2, holder="old")  # long lapsed
     lock.acquire(engine, now, holder="new")
@@ -381,7 +382,7 @@ def test_the_heartbeat_notices_a_lock_taken_over(env: Path) -> None:
 
 
 def test_job_counts_in_the_store_match_the_configuration(env: Path, no_crawls: list[str]) -> None:
-    url = f"sqlite:///{env / 'jobs.sqlite'}"
+    url = new_database_url(env, "jobs")
     schedule = schedule_of(env)
     s = service(schedule, url)
     s.start(paused=True)

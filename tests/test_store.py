@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import new_database_url
 from sqlalchemy import Engine, select
 
 from monitor.contract import Notice
@@ -19,7 +20,7 @@ CET = timezone(timedelta(hours=1))
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    return open_database(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    return open_database(new_database_url(tmp_path, "store"))
 
 
 def call(**overrides: object) -> Notice:

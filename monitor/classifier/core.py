@@ -1,17 +1,15 @@
 """Classification of one notice: rule evidence + text model + buyer prior -> technology areas.
 
-Every source of evidence adds log-odds to an area; an area is asserted when the sum passes zero,
-and its score is the logistic of the sum.  The weights are few and set so that each kind of
-evidence means what a reader expects:
+Evidence is gathered (`gather`) and described per area (phrases in title or description, strong
+or weak; CPV codes, main or not; the buyer; the text model's probability).  The decision is a
+learned combination (`stack_features` -> the artifact's `Stacker`, a logistic regression fitted
+by cross-validation on the training data, see `training`) with a decision threshold per area.
 
-* a strong phrase in the title, or a strong main CPV code, asserts an area on its own;
-* weak phrases, weak CPV codes and the buyer's organisation only add up (a weak phrase plus a
-  weak code, or a weak phrase plus a confident text model, is enough; the buyer alone never is);
-* the text model can assert an area alone only when it is confident, and it can at most
-  mildly argue against a phrase (it has seen few Big Science notices).
-
-The weights were chosen on `tests/data/classifier/train_curated.jsonl` (with the text model
-cross-validated), never on the development set.
+The hand-set weights below are kept for two things only: the rule baselines of `evaluate`
+(CPV-only, phrase-only), and a fallback when no artifact with a stacker exists yet.  In that
+fallback each kind of evidence means what a reader expects: a strong phrase in the title or a
+strong main CPV code asserts an area on its own; weak phrases, weak codes and the buyer only add
+up; the buyer alone never asserts anything (the stacked decision keeps that rule too).
 """
 
 from __future__ import annotations
@@ -22,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
+import numpy as np
+
 from monitor.classifier import model as text_model
 from monitor.classifier.rules import STRONG, CpvHit, PhraseHit, find_cpv, find_phrases, phrase_languages
 from monitor.classifier.taxonomy import GENERAL, TAXONOMY_PATH, Taxonomy, default_taxonomy
@@ -29,6 +29,7 @@ from monitor.classifier.text import detect_language
 from monitor.contract import Notice
 
 CODE_VERSION: Final = "1"
+# Hand-set weights: rule baselines and the no-artifact fallback only (see the module docstring).
 BIAS: Final = -2.5
 W_PHRASE_TITLE: Final = 3.2
 W_PHRASE_DESCRIPTION: Final = 2.8
@@ -45,6 +46,39 @@ W_MODEL: Final = 1.0
 MODEL_FLOOR: Final = -0.3
 MODEL_CAP: Final = 3.2
 MIN_LANGUAGE_CONFIDENCE: Final = 0.6
+TEXT_LOGIT_CLIP: Final = 8.0
+
+# What the stacker reads for one (notice, area) pair; the artifact stores these names and is
+# refused when they differ.  Phrase and CPV features are indicators (and capped counts) so that
+# one long description cannot outweigh a precise title.
+STACK_FEATURES: Final = (
+    "strong_title",  # a strong phrase of the area in the title
+    "strong_description",  # ... only in the description
+    "strong_distinct",  # log(1 + distinct strong phrases)
+    "weak_title",
+    "weak_description",
+    "weak_distinct",
+    "ignored",  # phrases dropped by an `unless` context or a veto
+    "cpv_strong_main",
+    "cpv_strong_other",
+    "cpv_weak_main",
+    "cpv_weak_other",
+    "cpv_elsewhere",  # the notice has CPV codes, none of them for this area
+    "no_cpv",
+    "prior",  # the buyer organisation's push for the area (taxonomy.yaml)
+    "text_logit",  # the text model's log-odds, clipped
+    "text_logit_positive",  # max(0, text_logit): a confident model counts more than a doubtful one
+    "other_area_strong",  # another area has a strong phrase in the title or a strong main CPV code
+    "strong_share",  # this area's share of the notice's distinct strong phrases
+    "text_top",  # the text model ranks this area first
+    "text_gap",  # text_logit minus the best area's text_logit (<= 0): secondary areas need more
+    "general_title",  # a general_other phrase (catering, vacuum cleaner...) in the title
+    "general_description",
+    "cpv_general_main",  # the main CPV code is a general_other code
+    "title_only",
+    "all_languages",  # the notice's language was unknown: phrases of every language were tried
+)
+_F: Final = {name: i for i, name in enumerate(STACK_FEATURES)}
 
 
 def _version() -> str:
@@ -70,6 +104,8 @@ def default_model() -> text_model.TextModel | None:
 
 @dataclass(slots=True)
 class _Tally:
+    """Hand-set log-odds of one area (baselines, fallback) and the readable reasons (always)."""
+
     logit: float = BIAS
     reasons: list[str] = field(default_factory=list)
     has_rule: bool = False
@@ -93,6 +129,7 @@ class Evidence:
     cpv: list[CpvHit]
     model: dict[str, float]
     notes: list[str]
+    all_languages: bool = False
 
 
 def gather(
@@ -112,14 +149,18 @@ def gather(
             language = detected
             language_note = f"language detected as {detected}"
         else:
-            language_note = "language could not be detected; English phrases only"
-    if language and language not in taxonomy.languages:
-        notes.append(f"no phrase list for language '{language}': English phrases, CPV and text model only")
+            language = None
+            language_note = "language could not be detected; phrases of all languages tried"
+    all_languages = language is None or language not in taxonomy.languages
+    if language and all_languages:
+        # A Polish or Czech notice often carries English or German terms; every phrase list is
+        # tried rather than English alone, and the evidence says so.
+        notes.append(f"no phrase list for language '{language}': phrases of all languages tried")
     if not notice.description:
         notes.append("only a title to read (no description)")
     if not notice.cpv_codes:
         notes.append("no CPV code")
-    languages = phrase_languages(language, taxonomy)
+    languages = taxonomy.languages if all_languages else phrase_languages(language, taxonomy)
     phrases = find_phrases(taxonomy, languages, notice.title, notice.description)
     cpv = find_cpv(taxonomy, notice.cpv_codes)
     scores: dict[str, float] = {}
@@ -127,7 +168,115 @@ def gather(
         loaded = default_model() if model is True else model
         if loaded is not None:
             scores = loaded.predict(text)
-    return Evidence(language, language_note, phrases, cpv, scores, notes)
+    return Evidence(language, language_note, phrases, cpv, scores, notes, all_languages)
+
+
+def stack_features(
+    notice: Notice, evidence: Evidence, areas: tuple[str, ...], taxonomy: Taxonomy | None = None
+) -> np.ndarray:
+    """The stacker's input: one row of `STACK_FEATURES` per area of `areas` (float64)."""
+    taxonomy = taxonomy or default_taxonomy()
+    # Plain lists, one array at the end: item assignment into a small numpy array costs more
+    # than the whole rest of this function.
+    n_features = len(STACK_FEATURES)
+    row_of = {area: i for i, area in enumerate(areas)}
+    rows = [[0.0] * n_features for _ in areas]
+    shared = [0.0] * n_features  # notice-level features, the same for every area
+    strong: dict[str, set[str]] = {}
+    weak: dict[str, set[str]] = {}
+    decisive: set[str] = set()
+    for hit in evidence.phrases:
+        if hit.area == GENERAL and hit.ignored_because is None:
+            shared[_F["general_title" if hit.field == "title" else "general_description"]] = 1.0
+        i = row_of.get(hit.area)
+        if i is None:
+            continue
+        row = rows[i]
+        if hit.ignored_because is not None:
+            row[_F["ignored"]] = 1.0
+        elif hit.strength == STRONG:
+            strong.setdefault(hit.area, set()).add(hit.phrase)
+            row[_F["strong_title" if hit.field == "title" else "strong_description"]] = 1.0
+            if hit.field == "title":
+                decisive.add(hit.area)
+        else:
+            weak.setdefault(hit.area, set()).add(hit.phrase)
+            row[_F["weak_title" if hit.field == "title" else "weak_description"]] = 1.0
+    total_strong = sum(len(found) for found in strong.values())
+    for area, found in strong.items():
+        rows[row_of[area]][_F["strong_distinct"]] = math.log1p(len(found))
+        rows[row_of[area]][_F["strong_share"]] = len(found) / total_strong
+    for area, found in weak.items():
+        rows[row_of[area]][_F["weak_distinct"]] = math.log1p(len(found))
+    cpv_areas: set[str] = set()
+    for cpv_hit in evidence.cpv:
+        if cpv_hit.area == GENERAL and cpv_hit.main and cpv_hit.strength == STRONG:
+            shared[_F["cpv_general_main"]] = 1.0
+        i = row_of.get(cpv_hit.area)
+        if i is None:
+            continue
+        cpv_areas.add(cpv_hit.area)
+        kind = "strong" if cpv_hit.strength == STRONG else "weak"
+        rows[i][_F[f"cpv_{kind}_{'main' if cpv_hit.main else 'other'}"]] = 1.0
+        if cpv_hit.strength == STRONG and cpv_hit.main:
+            decisive.add(cpv_hit.area)
+    if notice.cpv_codes:
+        for area, i in row_of.items():
+            if area not in cpv_areas:
+                rows[i][_F["cpv_elsewhere"]] = 1.0
+    else:
+        shared[_F["no_cpv"]] = 1.0
+    organisation = taxonomy.organisations.get((notice.organisation or "").lower())
+    if organisation is not None:
+        for area, push in organisation.areas.items():
+            if area in row_of:
+                rows[row_of[area]][_F["prior"]] = push
+    logits: list[float] = []
+    for area in areas:
+        p = min(max(evidence.model.get(area, 0.5), 1e-6), 1 - 1e-6)
+        logits.append(min(max(math.log(p / (1 - p)), -TEXT_LOGIT_CLIP), TEXT_LOGIT_CLIP))
+    if evidence.model:
+        best = max(logits)
+        top = logits.index(best)
+        for i, row in enumerate(rows):
+            row[_F["text_logit"]] = logits[i]
+            row[_F["text_logit_positive"]] = max(logits[i], 0.0)
+            row[_F["text_gap"]] = logits[i] - best
+        rows[top][_F["text_top"]] = 1.0
+    for area, i in row_of.items():
+        if decisive - {area}:
+            rows[i][_F["other_area_strong"]] = 1.0
+    if not notice.description:
+        shared[_F["title_only"]] = 1.0
+    if evidence.all_languages:
+        shared[_F["all_languages"]] = 1.0
+    return np.asarray(rows, dtype=np.float64) + np.asarray(shared, dtype=np.float64)
+
+
+def _stacked_probabilities(
+    notice: Notice, evidence: Evidence, loaded: text_model.TextModel, taxonomy: Taxonomy
+) -> dict[str, tuple[float, bool]]:
+    """area -> (probability, asserted) from the artifact's stacker."""
+    stacker = loaded.stacker
+    assert stacker is not None
+    if stacker.feature_names != STACK_FEATURES:
+        # An artifact from another version of this code: reading its weights against the
+        # current features would give confident nonsense.
+        raise ValueError(
+            f"{text_model.MODEL_PATH.name} was trained for other stacker features; "
+            "rebuild it with `ilo-monitor classifier train` (see monitor/classifier/training.py)"
+        )
+    x = stack_features(notice, evidence, loaded.labels, taxonomy)
+    logits = stacker.area_bias + x @ stacker.weight
+    probabilities = 1.0 / (1.0 + np.exp(-logits))
+    # The buyer alone never asserts an area: some evidence from the notice itself is required.
+    own = x[:, _F["strong_title"]] + x[:, _F["strong_description"]] + x[:, _F["weak_distinct"]]
+    own = own + x[:, _F["cpv_strong_main"]] + x[:, _F["cpv_strong_other"]] + x[:, _F["cpv_weak_main"]]
+    own = own + x[:, _F["cpv_weak_other"]] + x[:, _F["text_logit_positive"]]
+    return {
+        area: (float(p), bool(p >= t and has))
+        for area, p, t, has in zip(loaded.labels, probabilities, stacker.threshold, own > 0, strict=True)
+    }
 
 
 def score(
@@ -139,8 +288,13 @@ def score(
     use_cpv: bool = True,
     use_model: bool = True,
     use_prior: bool = True,
+    model: text_model.TextModel | bool | None = True,
 ) -> list[dict[str, Any]]:
-    """Turn evidence into the contract's `technology_areas` (the `use_*` flags give baselines)."""
+    """Turn evidence into the contract's `technology_areas` (the `use_*` flags give baselines).
+
+    With every kind of evidence on and an artifact that has a stacker (`model`: True = the
+    packaged one), the learned combination decides; otherwise the hand-set rule weights do.
+    """
     taxonomy = taxonomy or default_taxonomy()
     tallies = {area.id: _Tally() for area in taxonomy.areas}
     if use_phrases:
@@ -163,15 +317,20 @@ def score(
             tally = tallies[area_id]
             tally.logit += push
             tally.reasons.append(f"buyer {organisation.name} often buys this")
+    loaded = default_model() if model is True else (model or None)
+    decided: dict[str, tuple[float, bool]]
+    if use_phrases and use_cpv and use_model and use_prior and loaded is not None and loaded.stacker is not None:
+        decided = _stacked_probabilities(notice, evidence, loaded, taxonomy)
+    else:
+        decided = {k: (_sigmoid(t.logit), t.logit > 0) for k, t in tallies.items() if k != GENERAL}
     result: list[dict[str, Any]] = []
     for area in taxonomy.areas:
-        if area.id == GENERAL:
+        if area.id == GENERAL or area.id not in decided:
             continue
-        tally = tallies[area.id]
-        if tally.logit > 0:
-            result.append(
-                {"id": area.id, "score": round(_sigmoid(tally.logit), 3), "evidence": "; ".join(tally.reasons)}
-            )
+        probability, asserted = decided[area.id]
+        if asserted:
+            reasons = tallies[area.id].reasons or ["the combined evidence"]
+            result.append({"id": area.id, "score": round(probability, 3), "evidence": "; ".join(reasons)})
     result.sort(key=lambda a: (-a["score"], a["id"]))
     notes = list(evidence.notes)
     if evidence.language_note:
@@ -179,7 +338,7 @@ def score(
     if not result:
         general = tallies[GENERAL]
         reasons = general.reasons or ["no technology evidence found"]
-        best = max((_sigmoid(t.logit) for k, t in tallies.items() if k != GENERAL), default=0.0)
+        best = max((p for p, _ in decided.values()), default=0.0)
         result.append({"id": GENERAL, "score": round(max(1.0 - best, 0.5), 3), "evidence": "; ".join(reasons + notes)})
     elif notes:
         for item in result:

@@ -1,7 +1,8 @@
 """Measure the classifier against notices with known areas (`gold_areas`), next to two baselines.
 
-Systems compared on the same notices: the full classifier; CPV-only (the taxonomy's CPV codes,
-nothing else); phrase-only (the taxonomy's phrases with their masks and vetoes, nothing else).
+Systems compared on the same notices: the full classifier (the learned stacker over all
+evidence); CPV-only (the taxonomy's CPV codes, nothing else); phrase-only (the taxonomy's
+phrases with their masks and vetoes, nothing else), both with the hand-set rule weights.
 Reported: per-area precision, recall, F1 and support; micro and macro F1 over the technology
 areas; and relevant-vs-general_other accuracy (does the system tell a Big Science technology
 notice from catering and cleaning).

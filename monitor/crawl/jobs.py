@@ -10,6 +10,11 @@
 3. when the child died before closing the run (killed, a spider argument refused, a crash),
    marks the run failed with the child's error lines: a crawl never goes unrecorded.
 
+With `ILO_MONITOR_SCRAPYD_URLS` set, step 2 runs the crawl on a Scrapyd node instead
+(`monitor.crawl.scrapyd.dispatch`: a free node, re-dispatched when its node is lost), with the
+same run id and database URL, and step 3 reads the job's log from the node. The node must reach
+the database (and, for a replay, the replay server) at the URLs given.
+
 The clock is read by the caller (`now`) and passed down.
 """
 
@@ -22,7 +27,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from monitor.crawl.replay import CrawlResult, ReplayServer, run_crawl
+from monitor.crawl import scrapyd
+from monitor.crawl.replay import _ERROR_LINE, CrawlResult, ReplayServer, run_crawl
 from monitor.crawl.runs import CrawlRun, fail_run, next_window
 from monitor.crawl.sources import source_config
 from monitor.db import session_scope
@@ -70,20 +76,44 @@ def crawl_source(
     arguments = {"since": window[0].isoformat(), "until": window[1].isoformat(), **(spider_args or {})}
     overrides = {"ILO_MONITOR_RUN_ID": run_id, **(settings or {})}
     db_url = engine.url.render_as_string(hide_password=False)
-    if isinstance(replay, ReplayServer):
-        result = run_crawl(
-            name, db_url=db_url, replay_url=replay.url, spider_args=arguments, settings=overrides, timeout=timeout
+    nodes = scrapyd.nodes_from_environment()
+    lost: list[str] = []
+
+    def crawl(replay_url: str | None) -> CrawlResult:
+        if not nodes:
+            return run_crawl(
+                name, db_url=db_url, replay_url=replay_url, spider_args=arguments, settings=overrides, timeout=timeout
+            )
+        outcome = scrapyd.dispatch(
+            name,
+            nodes,
+            args=arguments,
+            settings=scrapyd.crawl_settings(db_url=db_url, replay_url=replay_url, settings=overrides),
+            timeout=timeout,
         )
+        lost.extend(outcome.lost)
+        errors = [line for line in outcome.log.splitlines() if _ERROR_LINE.match(line)]
+        if not outcome.finished:
+            errors.append(f"crawl of {name} on Scrapyd did not finish (timeout or every node lost: {outcome.lost})")
+        return CrawlResult(name, 0 if outcome.finished else -1, {}, outcome.log, errors)
+
+    if isinstance(replay, ReplayServer):
+        result = crawl(replay.url)
     elif replay is not None:
         with ReplayServer(replay) as server:
-            result = run_crawl(
-                name, db_url=db_url, replay_url=server.url, spider_args=arguments, settings=overrides, timeout=timeout
-            )
+            result = crawl(server.url)
     else:
-        result = run_crawl(name, db_url=db_url, spider_args=arguments, settings=overrides, timeout=timeout)
+        result = crawl(None)
     with session_scope(engine) as session:
         recorded = session.get(CrawlRun, run_id)
         assert recorded is not None
+        if nodes:
+            # A node's crawl reports through the run row only: its stats are there.
+            result.stats = dict(recorded.stats or {})
+        if lost:
+            recorded.note = "; ".join(
+                filter(None, [recorded.note, f"re-dispatched after losing Scrapyd node(s) {', '.join(lost)}"])
+            )
         if recorded.state == "running":
             fail_run(
                 recorded,

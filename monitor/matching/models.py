@@ -178,3 +178,24 @@ class Feedback(Base):
     by: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+DECISIONS: Final = ("added", "removed")
+
+
+class CompanyDecision(Base):
+    """An ILO's decision that `company_id` does (added) or does not (removed) belong to a notice.
+
+    One row per (company, notice): the latest decision replaces the earlier one. "removed" is also
+    recorded as "not relevant" feedback (kept for tuning, and what stops company alerts).
+    """
+
+    __tablename__ = "company_decisions"
+    __table_args__ = (UniqueConstraint("company_id", "notice_id", name="uq_company_decisions_company_notice"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.matching.matcher import Matcher, MatchResult, ProfileSpec, compile_profiles
-from monitor.matching.models import Company, Feedback, Match, Profile
+from monitor.matching.models import Company, CompanyDecision, Feedback, Match, Profile
 from monitor.models import NoticeRow
 
 _BATCH = 500  # notices per query and per IN list (far below any backend's parameter limit)
@@ -121,6 +121,8 @@ def match_notices(
         for match in existing.values():
             session.delete(match)
             summary.removed += 1
+        # An ILO's decisions (a company added to or removed from a notice) outlast recomputation.
+        apply_decisions(session, ids, now)
     session.flush()
     return summary
 
@@ -145,6 +147,9 @@ def match_profiles(session: Session, profiles: Sequence[Profile], now: datetime)
     for match in existing.values():
         session.delete(match)
         summary.removed += 1
+    companies = {p.company_id for p in profiles}
+    decided = select(CompanyDecision.notice_id).where(CompanyDecision.company_id.in_(companies))
+    apply_decisions(session, list(session.scalars(decided)), now)
     session.flush()
     return summary
 
@@ -255,3 +260,39 @@ def match_records(session: Session, company_id: str | None = None) -> Iterator[d
             "score": match.score,
             "reasons": list(match.reasons),
         }
+
+
+def apply_decisions(session: Session, notice_ids: Iterable[int], now: datetime) -> None:
+    """Bring the matches of these notices in line with the ILOs' decisions (idempotent)."""
+    ids = list(notice_ids)
+    if not ids:
+        return
+    session.flush()
+    decisions = session.scalars(select(CompanyDecision).where(CompanyDecision.notice_id.in_(ids))).all()
+    for decision in decisions:
+        profiles = session.scalars(
+            select(Profile).where(Profile.company_id == decision.company_id).order_by(Profile.id)
+        ).all()
+        profile_ids = [p.id for p in profiles]
+        if decision.decision == "removed":
+            session.execute(
+                delete(Match).where(Match.notice_id == decision.notice_id, Match.profile_id.in_(profile_ids))
+            )
+            continue
+        if session.scalar(
+            select(Match.id).where(Match.notice_id == decision.notice_id, Match.profile_id.in_(profile_ids))
+        ):
+            continue  # matched anyway (by the matcher or an earlier application)
+        target = next((p for p in profiles if p.active), None)
+        if target is not None:
+            session.add(
+                Match(
+                    profile_id=target.id,
+                    notice_id=decision.notice_id,
+                    score=1.0,
+                    reasons=[f"added by ILO {decision.by}"],
+                    first_matched_at=now,
+                    updated_at=now,
+                )
+            )
+    session.flush()

@@ -143,11 +143,19 @@ class DigestRun:
     problems: list[str] = field(default_factory=list)
 
 
+def ilo_digest_approved(engine: Engine, week: Any) -> bool:
+    """Whether an ILO approved the digest of `week` on the review page (`ilo-monitor web`)."""
+    from monitor.web.review import is_approved
+
+    with session_scope(engine) as session:
+        return is_approved(session, week)
+
+
 def send_digests(engine: Engine, now: datetime, *, ilo_week: Any = None) -> DigestRun:
     """Write the company digests due at `now` (instant ones: whatever is new) and deliver the outbox.
 
     The ILO weekly digest is the scheduler's own job at its configured time (`ilo_digest`), so
-    it is left out here unless `ilo_week` names the week to send.
+    it is left out here unless `ilo_week` names the week to send and an ILO approved it.
     """
     from alerts.outbox import Mailer, plan, plan_ilo
     from alerts.send import RateLimit, deliver, transport_for
@@ -155,7 +163,7 @@ def send_digests(engine: Engine, now: datetime, *, ilo_week: Any = None) -> Dige
     mailer = Mailer.from_environment()
     companies_only = Mailer(replace(mailer.settings, ilo_emails=()), mailer.signer)
     planned = plan(engine, now, companies_only)
-    if ilo_week is not None and mailer.settings.ilo_emails:
+    if ilo_week is not None and mailer.settings.ilo_emails and ilo_digest_approved(engine, ilo_week):
         plan_ilo(engine, ilo_week, now, mailer, planned)
     settings = mailer.settings
     delivered = deliver(engine, transport_for(settings), now, mailer.sender, rate=RateLimit(settings.rate))
@@ -224,6 +232,9 @@ def ilo_digest(db_url: str, config: str | None = None) -> str:
     if not mailer.settings.ilo_emails:
         return "ILO_MONITOR_ILO_EMAILS is empty: no ILO digest sent"
     week = Week.of(local(now).date()).previous()
+    if not ilo_digest_approved(engine, week):
+        # ILOs review the week's digest before it goes out; approving it sends it at once.
+        return f"ILO digest {week}: waiting for ILO approval at {mailer.settings.base_url}/ilo/digest"
     planned = plan_ilo(engine, week, now, mailer)
     settings = mailer.settings
     delivered = deliver(engine, transport_for(settings), now, mailer.sender, rate=RateLimit(settings.rate), kind="ilo")
