@@ -32,9 +32,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Final
 
-import yaml
-
 from monitor.errors import ConfigurationError
+from monitor.yamlload import safe_load
 
 _RESOURCE: Final = "organisations.yaml"
 
@@ -142,7 +141,7 @@ def _pattern(entry: dict[str, Any]) -> re.Pattern[str] | None:
 
 
 def _load(text: str) -> list[Organisation]:
-    data: Any = yaml.safe_load(text)
+    data: Any = safe_load(text)
     if not isinstance(data, list):
         raise ConfigurationError(f"{_RESOURCE}: expected a list of organisations")
     organisations: list[Organisation] = []

@@ -274,3 +274,20 @@ def test_storing_a_notice_matches_it_in_the_same_transaction(db: str, tmp_path: 
         assert [m.reasons for m in session.scalars(select(Match))] == [
             ["area vacuum (phrase 'gate valve')", 'keyword "UHV"']
         ]
+
+
+def test_digest_day_and_hour_are_set_by_import_and_edit_with_history(db: str, tmp_path: Path) -> None:
+    company = dict(COMPANY, frequency="weekly", digest_weekday="thu", digest_hour=9)
+    code, out, err = run("companies", "import", str(write_jsonl(tmp_path / "c.jsonl", [company])), db=db)
+    assert code == 0, out + err
+    code, out, err = run("companies", "edit", "vacutech", "--digest-day", "fri", "--digest-hour", "14", db=db)
+    assert code == 0, out + err
+    assert "digest_weekday" in out and "digest_hour" in out
+    with session_scope(open_database(db)) as session:
+        profile = session.scalars(select(Profile)).one()
+        assert (profile.digest_weekday, profile.digest_hour) == (5, 14)
+        history = [v.changes for v in profile.versions]
+        assert any(c.get("digest_weekday") == [4, 5] for c in history)
+    bad = dict(COMPANY, id="other", digest_hour=25)
+    code, out, err = run("companies", "import", str(write_jsonl(tmp_path / "bad.jsonl", [bad])), db=db)
+    assert "digest_hour 25 is not an hour from 0 to 23" in out + err

@@ -15,37 +15,13 @@ from typing import Any, Final
 
 import yaml
 
+from monitor.contract import AREA_IDS
 from monitor.errors import ConfigurationError
+from monitor.yamlload import safe_load
 
 TAXONOMY_PATH: Final = Path(__file__).resolve().parent.parent / "taxonomy.yaml"
 
-# The ids are a public interface (subscriptions, evaluations): the file may improve everything
-# else, but these 23 never change.
-AREA_IDS: Final = (
-    "accelerator_beam",
-    "vacuum",
-    "cryogenics",
-    "magnets_superconductivity",
-    "rf_microwave",
-    "power_electrical",
-    "electronics_daq",
-    "detectors_sensors",
-    "optics_photonics",
-    "precision_mechatronics",
-    "mechanical_fabrication",
-    "materials_coatings",
-    "controls_automation",
-    "it_hpc_data",
-    "robotics_remote_handling",
-    "nuclear_fusion_radiation",
-    "civil_engineering",
-    "thermal_fluids_utilities",
-    "space_systems",
-    "telescopes_astro_instrumentation",
-    "lab_life_science",
-    "engineering_rd_services",
-    "general_other",
-)
+# The ids are a public interface (subscriptions, evaluations): `monitor.contract.AREA_IDS`.
 GENERAL: Final = "general_other"
 
 _AREA_KEYS: Final = frozenset(
@@ -160,7 +136,7 @@ def _cpv_list(path: Path, where: str, value: Any) -> tuple[str, ...]:
 def parse_taxonomy(text: str, path: Path) -> Taxonomy:
     """Validate the YAML `text` read from `path` and build the `Taxonomy`."""
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as error:
         raise TaxonomyError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(data, dict):

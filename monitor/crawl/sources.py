@@ -21,6 +21,7 @@ from typing import Any, Final
 import yaml
 
 from monitor.errors import ConfigurationError
+from monitor.yamlload import safe_load
 
 SOURCES_PATH: Final = Path(__file__).resolve().parent.parent / "sources.yaml"
 
@@ -177,7 +178,7 @@ def _source(path: Path, name: str, raw: Any) -> SourceConfig:
 def parse_sources(text: str, path: Path) -> dict[str, SourceConfig]:
     """Validate the YAML `text` read from `path`; {source name: configuration}."""
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigurationError(f"{path}: not valid YAML: {error}") from error
     if data is None:

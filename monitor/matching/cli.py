@@ -29,7 +29,7 @@ from monitor.matching.importer import (
     empty_settings,
     import_companies,
 )
-from monitor.matching.models import FREQUENCIES, Company, Profile, Recipient
+from monitor.matching.models import FREQUENCIES, WEEKDAYS, Company, Profile, Recipient
 from monitor.matching.service import (
     find_company,
     match_profiles,
@@ -113,7 +113,7 @@ def companies_show(company_id: str, db_url: str | None) -> None:
         for profile in company.profiles:
             click.echo(f"Profile {profile.name} ({'active' if profile.active else 'inactive'}, {profile.frequency}):")
             for name, value in profile.settings().items():
-                if name in ("active", "frequency"):
+                if name in ("active", "frequency", "digest_weekday", "digest_hour"):
                     continue
                 shown = "; ".join(value) if isinstance(value, list) else value
                 click.echo(f"  {name:>13}: {shown if shown not in (None, '') else '-'}")
@@ -171,6 +171,8 @@ def _bound(value: str | None) -> float | str | None:
 @click.option("--min-value", help="Minimum estimated value ('none': no minimum).")
 @click.option("--max-value", help="Maximum estimated value ('none': no maximum).")
 @click.option("--frequency", type=click.Choice(FREQUENCIES), help="Digest frequency.")
+@click.option("--digest-day", type=click.Choice(WEEKDAYS), help="Weekday of a weekly digest (Amsterdam time).")
+@click.option("--digest-hour", type=click.IntRange(0, 23), help="Hour of a daily or weekly digest (Amsterdam time).")
 @click.option("--active/--inactive", default=None, help="Switch the profile on or off.")
 @click.option("--name", help="New company name.")
 @click.option("--add-recipient", metavar="EMAIL", help="Add a recipient to the company and this profile.")
@@ -183,6 +185,8 @@ def companies_edit(
     min_value: str | None,
     max_value: str | None,
     frequency: str | None,
+    digest_day: str | None,
+    digest_hour: int | None,
     active: bool | None,
     name: str | None,
     add_recipient: str | None,
@@ -216,6 +220,10 @@ def companies_edit(
                 settings[field] = bound
         if frequency:
             settings["frequency"] = frequency
+        if digest_day:
+            settings["digest_weekday"] = digest_day
+        if digest_hour is not None:
+            settings["digest_hour"] = digest_hour
         if active is not None:
             settings["active"] = active
         try:

@@ -3,7 +3,8 @@
 A JSONL line is `{"id", "name", "country", "email", "areas": [...], "keywords": [...],
 "cpv_prefixes": [...], "organisations": [...], "min_value", "notice_types": [...]}`, optionally
 with `recipient_name`, `role`, `profile` (the profile's name, default "default"), `max_value`,
-`languages`, `frequency` and `active`. A CSV file has the same columns, with `;` between the
+`languages`, `frequency`, `digest_weekday` (mon..sun), `digest_hour` (0..23, Amsterdam time) and
+`active`. A CSV file has the same columns, with `;` between the
 items of a list.
 
 Every row is checked before anything is written; a bad row (missing name, malformed email,
@@ -30,7 +31,15 @@ from sqlalchemy.orm import Session
 from monitor.contract import AREA_IDS, NOTICE_TYPES
 from monitor.errors import InputError
 from monitor.matching.matcher import STAGES
-from monitor.matching.models import FREQUENCIES, PROFILE_FIELDS, Company, Profile, ProfileVersion, Recipient
+from monitor.matching.models import (
+    FREQUENCIES,
+    PROFILE_FIELDS,
+    WEEKDAYS,
+    Company,
+    Profile,
+    ProfileVersion,
+    Recipient,
+)
 from monitor.matching.query import QueryError, parse_all
 from monitor.organisations import all_organisations
 
@@ -47,6 +56,8 @@ COLUMNS: Final = (
     "min_value",
     "max_value",
     "frequency",
+    "digest_weekday",
+    "digest_hour",
     "active",
 )
 EMAIL: Final = re.compile(
@@ -137,6 +148,24 @@ def check_settings(settings: dict[str, Any], *, label: str) -> dict[str, Any]:
     if frequency not in FREQUENCIES:
         raise RowError(f"frequency {frequency!r} is not one of {', '.join(FREQUENCIES)}")
     out["frequency"] = frequency
+    # When a daily or weekly digest goes out (Amsterdam time): weekday mon..sun (or 1..7, ISO),
+    # hour 0..23; Monday 07:00 unless said otherwise.
+    day = out.get("digest_weekday")
+    if day in (None, ""):
+        out["digest_weekday"] = 1
+    elif str(day).strip().lower()[:3] in WEEKDAYS:
+        out["digest_weekday"] = WEEKDAYS.index(str(day).strip().lower()[:3]) + 1
+    elif str(day).strip().isdigit() and 1 <= int(str(day).strip()) <= 7:
+        out["digest_weekday"] = int(str(day).strip())
+    else:
+        raise RowError(f"digest_weekday {day!r} is not a weekday (mon..sun or 1..7)")
+    hour = out.get("digest_hour")
+    if hour in (None, ""):
+        out["digest_hour"] = 7
+    elif str(hour).strip().isdigit() and 0 <= int(str(hour).strip()) <= 23:
+        out["digest_hour"] = int(str(hour).strip())
+    else:
+        raise RowError(f"digest_hour {hour!r} is not an hour from 0 to 23")
     active = out.get("active")
     if active in (None, ""):
         out["active"] = True
@@ -183,7 +212,7 @@ def check_row(record: dict[str, Any]) -> CompanyRow:
             raise RowError(f"country {country!r} is not ISO 3166 alpha-2")
     profile = text("profile") or "default"
     settings = check_settings(
-        {k: record.get(k) for k in (*LIST_COLUMNS, "min_value", "max_value", "frequency", "active")},
+        {k: record.get(k) for k in PROFILE_FIELDS},
         label=f"{company_id}/{profile}",
     )
     return CompanyRow(
@@ -253,6 +282,9 @@ def empty_settings() -> dict[str, Any]:
         "min_value": None,
         "max_value": None,
         "frequency": None,
+        # Not null in the table: the defaults, so a first import records them as unchanged.
+        "digest_weekday": 1,
+        "digest_hour": 7,
         "active": None,
     }
 

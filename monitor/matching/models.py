@@ -31,7 +31,16 @@ from monitor.models import Base, NoticeRow
 FREQUENCIES: Final = ("instant", "daily", "weekly")
 # The list-valued fields of a profile, in the order they are shown and compared.
 PROFILE_LIST_FIELDS: Final = ("areas", "cpv_prefixes", "keywords", "organisations", "notice_types", "languages")
-PROFILE_FIELDS: Final = (*PROFILE_LIST_FIELDS, "min_value", "max_value", "frequency", "active")
+PROFILE_FIELDS: Final = (
+    *PROFILE_LIST_FIELDS,
+    "min_value",
+    "max_value",
+    "frequency",
+    "digest_weekday",
+    "digest_hour",
+    "active",
+)
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # ISO weekday = index + 1
 
 profile_recipients = Table(
     "profile_recipients",
