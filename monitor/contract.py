@@ -129,6 +129,9 @@ class Notice:
     amends: str | None = None
     references: list[str] = field(default_factory=list)
     awards: list[dict[str, Any]] = field(default_factory=list)
+    # Other keys the same procedure is known by (an eForms notice keyed by its buyer's reference
+    # is also "ted:<folder id>"): storage unifies them, so notices of either key join one procedure.
+    procedure_aliases: list[str] = field(default_factory=list)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready export object, with exactly `EXPORT_KEYS`."""

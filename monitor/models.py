@@ -133,3 +133,17 @@ class NoticeVersion(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     notice: Mapped[NoticeRow] = relationship(back_populates="versions")
+
+
+class ProcedureAlias(Base):
+    """A key a procedure is also known by, mapped to the `procedure_key` its notices are stored under.
+
+    A buyer's reference ("f4e:F4E-OMF-1108") and TED's folder id ("ted:<uuid>") can name one
+    procedure; whichever was stored first becomes the key, and every later notice carrying
+    either joins it (`monitor.store`).
+    """
+
+    __tablename__ = "procedure_aliases"
+
+    alias: Mapped[str] = mapped_column(String(400), primary_key=True)
+    procedure_key: Mapped[str] = mapped_column(String(400), index=True)

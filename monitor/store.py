@@ -33,13 +33,13 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from monitor import classifier
 from monitor.contract import Notice
 from monitor.matching import service as matching
-from monitor.models import CONTENT_FIELDS, NoticeRow, NoticeVersion
+from monitor.models import CONTENT_FIELDS, NoticeRow, NoticeVersion, ProcedureAlias
 
 SaveOutcome = Literal["new", "changed", "unchanged"]
 Classifier = Callable[[Notice], list[dict[str, Any]]]
@@ -116,6 +116,7 @@ class NoticeStore:
         notices = [storable(notice) for notice in notices]
         existing = self._load({(n.source, n.source_id) for n in notices})
         referenced = self._load_referenced(notices, existing)
+        self._load_procedures([n for n in notices if (n.source, n.source_id) not in existing])
         outcomes: list[SaveOutcome] = []
         touched: list[NoticeRow] = []
         for notice in notices:
@@ -218,6 +219,8 @@ class NoticeStore:
             if target is not None and target.procedure_key:
                 notice.procedure_key = target.procedure_key
                 break
+        else:
+            self._unify_procedure(notice)
         values = {name: getattr(notice, name) for name in CONTENT_FIELDS}
         row = NoticeRow(
             source=notice.source,
@@ -232,6 +235,53 @@ class NoticeStore:
         row.versions.append(NoticeVersion(version=1, recorded_at=self.now, kind="created", changes={}))
         self.session.add(row)
         return row
+
+    def _load_procedures(self, notices: Sequence[Notice]) -> None:
+        """Which of the new notices' procedure keys and aliases are known already (two queries)."""
+        candidates = sorted({c for n in notices for c in (n.procedure_key, *n.procedure_aliases) if c})
+        self._aliases: dict[str, str] = {}
+        self._procedures: set[str] = set()
+        for start in range(0, len(candidates), _BATCH_QUERY):
+            chunk = candidates[start : start + _BATCH_QUERY]
+            for alias in self.session.scalars(select(ProcedureAlias).where(ProcedureAlias.alias.in_(chunk))):
+                self._aliases[alias.alias] = alias.procedure_key
+            keys = select(NoticeRow.procedure_key).where(NoticeRow.procedure_key.in_(chunk)).distinct()
+            self._procedures.update(k for k in self.session.scalars(keys) if k)
+
+    def _unify_procedure(self, notice: Notice) -> None:
+        """Join the procedure that any of the notice's keys already names, and record its aliases.
+
+        A notice with aliases names its procedure by its own key (e.g. the buyer's reference) and
+        maps the others to it; notices stored earlier under another of those keys are moved to it.
+        A notice carrying any one of the keys (a portal's reference, TED's folder id) so joins the
+        same procedure, whatever order they arrive in.
+        """
+        candidates = [c for c in dict.fromkeys([notice.procedure_key, *notice.procedure_aliases]) if c]
+        # An established mapping wins; otherwise the notice's own key does (the buyer's reference
+        # before TED's folder id), so the result does not depend on the order notices arrive in.
+        known = next((self._aliases[c] for c in candidates if c in self._aliases), None)
+        if known is not None:
+            notice.procedure_key = known
+        final = notice.procedure_key
+        if not final:
+            return
+        self._procedures.add(final)
+        if len(candidates) < 2:
+            return
+        for alias in candidates:
+            if alias != final and alias in self._procedures and self._aliases.get(alias) != final:
+                # Notices stored earlier under this other key (an award read before its call)
+                # are the same procedure: move them, and the aliases that pointed at them.
+                self.session.execute(
+                    update(NoticeRow).where(NoticeRow.procedure_key == alias).values(procedure_key=final)
+                )
+                self.session.execute(
+                    update(ProcedureAlias).where(ProcedureAlias.procedure_key == alias).values(procedure_key=final)
+                )
+                self._aliases = {a: (final if k == alias else k) for a, k in self._aliases.items()}
+            if alias not in self._aliases:
+                self.session.add(ProcedureAlias(alias=alias, procedure_key=final))
+            self._aliases[alias] = final
 
     def _update(self, row: NoticeRow, notice: Notice) -> SaveOutcome:
         record = source_record(notice)

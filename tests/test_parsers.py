@@ -37,9 +37,11 @@ def test_eforms_contract_notice_from_cern() -> None:
     notice = parse("eforms_cn_cern.xml")
     assert notice.source == "ted"
     assert notice.source_id == "700001-2026"
-    # eForms keeps TED's folder id even when BT-22 ("IT-4321/TE") follows CERN's pattern: the
-    # award notice of this procedure has no BT-22 and must still join it.
-    assert notice.procedure_key == CERN_FOLDER
+    # BT-22 ("IT-4321/TE") follows CERN's reference pattern: the procedure is CERN's own number,
+    # so its listing's notices join it, and TED's folder id stays an alias (the award of this
+    # procedure has no BT-22 and joins through it: tests/test_store.py).
+    assert notice.procedure_key == "cern:4321/TE"
+    assert notice.procedure_aliases == [CERN_FOLDER]
     assert notice.notice_type == "contract_notice"
     assert notice.status == "open"
     assert notice.title == "Supply of cryogenic transfer lines and ultra-high vacuum equipment"
@@ -90,7 +92,9 @@ def test_eforms_award_with_a_dutch_winner() -> None:
     assert notice.source_id == "88001-2027"
     assert notice.notice_type == "contract_award"
     assert notice.status == "awarded"
+    # No BT-22 here: the folder key, which storage maps to the contract notice's procedure.
     assert notice.procedure_key == CERN_FOLDER
+    assert notice.procedure_aliases == []
     assert notice.organisation == "cern"
     assert notice.deadline is None
     assert notice.awards == [

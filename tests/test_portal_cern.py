@@ -48,13 +48,14 @@ def test_replayed_crawl_stores_the_expected_notices(tmp_path: Path) -> None:
     assert (run.state, run.items_scraped, run.errors) == ("succeeded", 6, 0)
 
 
-def test_stored_the_two_stages_are_one_procedure_and_an_eforms_notice_keeps_its_own(tmp_path: Path) -> None:
-    """eForms keeps TED's folder key even when it quotes "IT-4321/TE" (see monitor.parsers.eforms)."""
+def test_stored_the_two_stages_and_the_ted_notice_are_one_procedure(tmp_path: Path) -> None:
+    """The TED eForms notice quoting "IT-4321/TE" (BT-22) joins CERN's own two stages."""
     replayed_crawl("cern", tmp_path)
     engine = db.make_engine(new_database_url(tmp_path, "monitor"))
     import_paths(engine, [FIXTURES / "notices" / "eforms_cn_cern.xml"], now=READ_AT)
     with db.session_factory(engine)() as session:
         row = find_notice(session, "cern/MS-4321/TE")
         assert row is not None
-        assert [r.source_id for r in procedure_of(session, row)] == ["MS-4321/TE", "IT-4321/TE"]
+        assert {r.source_id for r in procedure_of(session, row)} == {"MS-4321/TE", "IT-4321/TE", "700001-2026"}
+        assert row.procedure_key == "cern:4321/TE"
     engine.dispose()

@@ -209,3 +209,31 @@ def test_an_award_read_before_a_corrigendum_does_not_block_its_deadline(engine: 
     save(engine, corrigendum("101-2026", date(2026, 11, 20), extended))
     row = stored(engine, "100-2026")
     assert row.deadline == extended and row.status == "awarded"
+
+
+@pytest.mark.parametrize("order", ["call first", "award first", "portal first"])
+def test_a_procedure_known_by_a_reference_and_by_a_folder_id_is_one(engine: Engine, order: str) -> None:
+    # An eForms call keyed by the buyer's reference, with TED's folder id as an alias; its award
+    # carries only the folder id; the buyer's portal knows only the reference.
+    eforms_call = call(procedure_key="f4e:F4E-OMF-1", procedure_aliases=["ted:folder-1"])
+    award = call(
+        source_id="200-2027",
+        title="Award",
+        notice_type="contract_award",
+        status="awarded",
+        procedure_key="ted:folder-1",
+        published_on=date(2027, 3, 1),
+        deadline=None,
+        documents=[],
+    )
+    portal = call(source="f4e", source_id="F4E-OMF-1", procedure_key="f4e:F4E-OMF-1")
+    notices = {
+        "call first": [eforms_call, award, portal],
+        "award first": [award, eforms_call, portal],
+        "portal first": [portal, award, eforms_call],
+    }[order]
+    for notice in notices:
+        save(engine, notice)
+    with session_scope(engine) as session:
+        keys = {r.source_id: r.procedure_key for r in session.scalars(select(NoticeRow))}
+    assert len(set(keys.values())) == 1, keys

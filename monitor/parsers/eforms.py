@@ -13,10 +13,12 @@ Choices worth knowing:
   source "ted" for real publication numbers. Its `url` is then the buyer's procurement documents
   (or buyer profile) instead of the TED page.
 - **procedure_key** is "ted:" + `cbc:ContractFolderID` (BT-04), shared by every notice of one
-  procedure (PIN, contract notice, change notices, award notice). Unlike TED XML (see
-  `tedxml`), the buyer's own number (BT-22, `cac:ProcurementProject/cbc:ID`) does *not* replace
-  it: BT-22 is optional, and an award notice that omits it would then no longer join its contract
-  notice (the constructed CERN award does omit it). The folder id is the safer identity.
+  procedure (PIN, contract notice, change notices, award notice) — unless the buyer is a registry
+  organisation whose own number (BT-22, `cac:ProcurementProject/cbc:ID`) follows its reference
+  pattern: then the key is that reference ("f4e:F4E-OMF-1108", "cern:4321/TE"), as for TED XML,
+  so the organisation's portal notice joins the procedure, and the folder key is kept in
+  `procedure_aliases`. BT-22 is optional (the constructed CERN award omits it); storage maps the
+  alias to the procedure, so such a notice still joins its contract notice.
 - **amends.** A change notice (`efac:Changes`, BT-758) names the notice it changes by
   `efbc:ChangedNoticeIdentifier`, which is that notice's `cbc:ID` plus version ("<uuid>-01"),
   not its publication number; it is kept as written (storage matches it against the procedure's
@@ -138,6 +140,7 @@ _ID = _xp("cbc:ID/text()")
 
 _NOTICE_ID = _xp("cbc:ID/text()")
 _FOLDER_ID = _xp("cbc:ContractFolderID/text()")
+_INTERNAL_ID = _xp("cac:ProcurementProject/cbc:ID/text()")
 _ISSUE_DATE = _xp("cbc:IssueDate/text()")
 _NOTICE_TYPE = _xp("cbc:NoticeTypeCode/text()")
 _LANGUAGE = _xp("cbc:NoticeLanguageCode/text()")
@@ -343,6 +346,12 @@ def parse_eforms(root: etree._Element, origin: str) -> Notice:
             url = first(d["url"] for d in documents if is_http_url(d["url"]))
 
         folder = first(_FOLDER_ID(root))
+        folder_key = f"ted:{folder}" if folder else f"ted:{source_id}"
+        organisation = organisations.identify(buyer)
+        # The buyer's own reference (BT-22), where its organisation numbers procedures in a known
+        # way, names the procedure across sources (the F4E portal, CERN's listing); the folder id
+        # stays an alias, so notices of the procedure that lack the reference still join it.
+        reference_key = organisations.procedure_key_for(organisation, first(_INTERNAL_ID(root)))
         notice = Notice(
             source=source,
             source_id=source_id,
@@ -350,11 +359,12 @@ def parse_eforms(root: etree._Element, origin: str) -> Notice:
             notice_type=notice_type,
             status=status,
             # A notice without a folder id (some PINs) is a procedure of its own.
-            procedure_key=f"ted:{folder}" if folder else f"ted:{source_id}",
+            procedure_key=reference_key or folder_key,
+            procedure_aliases=[folder_key] if reference_key else [],
             description=description,
             buyer=buyer,
             buyer_country=buyer_country,
-            organisation=organisations.identify(buyer),
+            organisation=organisation,
             published_on=published_on,
             deadline=deadline,
             cpv_codes=cpv_codes,
