@@ -78,15 +78,16 @@ def test_user_agent_names_the_project_and_the_contact(reload_settings: pytest.Mo
     reload_settings.setenv("ILO_MONITOR_CONTACT", "tenders@ilo.example.nl")
     importlib.reload(crawl_settings)
     agent = crawl_settings.USER_AGENT
-    assert agent.startswith(f"ilo-monitor/{__version__} (+https://")
+    assert agent.startswith(f"ilo-monitor/{__version__} (Big Science Tender Monitor")
     assert "contact: tenders@ilo.example.nl" in agent
     assert "Scrapy" not in agent
 
 
-def test_user_agent_falls_back_to_the_project_url(reload_settings: pytest.MonkeyPatch) -> None:
+def test_user_agent_says_when_no_contact_is_configured(reload_settings: pytest.MonkeyPatch) -> None:
+    # No invented address: an operator running live crawls sets ILO_MONITOR_CONTACT.
     reload_settings.delenv("ILO_MONITOR_CONTACT", raising=False)
     importlib.reload(crawl_settings)
-    assert f"contact: {crawl_settings.PROJECT_URL})" in crawl_settings.USER_AGENT
+    assert "contact: not configured (set ILO_MONITOR_CONTACT))" in crawl_settings.USER_AGENT
 
 
 def test_database_comes_from_the_environment(reload_settings: pytest.MonkeyPatch) -> None:

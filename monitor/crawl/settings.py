@@ -12,8 +12,9 @@ from __future__ import annotations
 from monitor import __version__
 from monitor.settings import data_dir, env
 
-# Where people who see our requests in their logs can read what the crawler is.
-PROJECT_URL = "https://github.com/ilo-network/ilo-monitor"
+# What people who see our requests in their logs read the crawler is. The project has no public
+# address of its own yet, so the contact comes from the operator (ILO_MONITOR_CONTACT).
+PROJECT_DESCRIPTION = "Big Science Tender Monitor of the Dutch ILO-network"
 
 # Default: "scrapybot". Our name in Scrapy's log lines.
 BOT_NAME = "ilo-monitor"
@@ -27,7 +28,10 @@ NEWSPIDER_MODULE = "spiders"
 
 # Default: "Scrapy/<version> (+https://scrapy.org)". Site operators must be able to reach a
 # person: ILO_MONITOR_CONTACT (an email address or URL) is put in every request.
-USER_AGENT = f"ilo-monitor/{__version__} (+{PROJECT_URL}; contact: {env('CONTACT', PROJECT_URL)})"
+USER_AGENT = (
+    f"ilo-monitor/{__version__} ({PROJECT_DESCRIPTION}; "
+    f"contact: {env('CONTACT', 'not configured (set ILO_MONITOR_CONTACT)')})"
+)
 
 # Default: False. We read public procurement portals and follow their robots.txt rules.
 ROBOTSTXT_OBEY = True
