@@ -4,7 +4,8 @@ An ILO logs in, corrects a notice's areas, removes a company from a notice and a
 digest, which then arrives at a local SMTP server (aiosmtpd) with the corrections; a company
 opens its signed link, adds a keyword, sees the preview change and unsubscribes a recipient.
 The app runs on 127.0.0.1 in werkzeug's server in a thread. Screenshots of the main pages are
-written to `tests/screenshots/` (shown in the README).
+taken on every run, into a temporary folder; to refresh the ones the README shows, run with
+`ILO_MONITOR_SCREENSHOTS=tests/screenshots` (so that a test run never changes tracked files).
 
 Skipped, saying why, where /usr/bin/chromium or Playwright is absent (a user's machine); CI
 installs the `chromium` package.
@@ -12,6 +13,8 @@ installs the `chromium` package.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +32,7 @@ from monitor.matching.models import Recipient
 from monitor.web.tokens import CompanyLinks
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+SCREENSHOTS = Path(os.environ.get("ILO_MONITOR_SCREENSHOTS") or Path(tempfile.gettempdir()) / "ilo-monitor-screenshots")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -75,7 +78,7 @@ def site(tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatc
 
 
 def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
