@@ -107,6 +107,9 @@ class NoticeStore:
     matcher: matching.Matcher | None = None
     matches: matching.MatchSummary = field(default_factory=matching.MatchSummary)
     _amended: list[NoticeRow] = field(default_factory=list, init=False)
+    # Per batch (`_load_procedures`): alias → procedure key, and procedure keys already stored.
+    _aliases: dict[str, str] = field(default_factory=dict, init=False)
+    _procedures: set[str] = field(default_factory=set, init=False)
 
     def save(self, notice: Notice) -> SaveOutcome:
         return self.save_many([notice])[0]
@@ -239,8 +242,8 @@ class NoticeStore:
     def _load_procedures(self, notices: Sequence[Notice]) -> None:
         """Which of the new notices' procedure keys and aliases are known already (two queries)."""
         candidates = sorted({c for n in notices for c in (n.procedure_key, *n.procedure_aliases) if c})
-        self._aliases: dict[str, str] = {}
-        self._procedures: set[str] = set()
+        self._aliases = {}
+        self._procedures = set()
         for start in range(0, len(candidates), _BATCH_QUERY):
             chunk = candidates[start : start + _BATCH_QUERY]
             for alias in self.session.scalars(select(ProcedureAlias).where(ProcedureAlias.alias.in_(chunk))):

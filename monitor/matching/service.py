@@ -154,12 +154,6 @@ def match_profiles(session: Session, profiles: Sequence[Profile], now: datetime)
     return summary
 
 
-def rematch_all(session: Session, now: datetime) -> MatchSummary:
-    """Recompute every match of every profile (after a change of the matcher itself)."""
-    profiles = list(session.scalars(select(Profile).order_by(Profile.id)))
-    return match_profiles(session, profiles, now)
-
-
 # -- feedback ------------------------------------------------------------------------------------
 
 
