@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor import classifier
@@ -161,12 +161,18 @@ class NoticeStore:
 
     def _load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], NoticeRow]:
         found: dict[tuple[str, str], NoticeRow] = {}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), _BATCH_QUERY):
-            chunk = ordered[start : start + _BATCH_QUERY]
-            query = select(NoticeRow).where(tuple_(NoticeRow.source, NoticeRow.source_id).in_(chunk))
-            for row in self.session.scalars(query):
-                found[(row.source, row.source_id)] = row
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in sorted(keys):
+            by_source.setdefault(source, []).append(source_id)
+        # One `source = ? AND source_id IN (...)` per source, not a row-value IN over both
+        # columns: SQLite (3.40) answers the latter with a scan of the whole notices table, which
+        # made each batch of a bulk import slower as the table grew.
+        for source, ids in by_source.items():
+            for start in range(0, len(ids), _BATCH_QUERY):
+                chunk = ids[start : start + _BATCH_QUERY]
+                query = select(NoticeRow).where(NoticeRow.source == source, NoticeRow.source_id.in_(chunk))
+                for row in self.session.scalars(query):
+                    found[(row.source, row.source_id)] = row
         return found
 
     def _load_referenced(
@@ -328,9 +334,14 @@ class NoticeStore:
         # Amendments stored before the notice they amend: find them now that it is here.
         for start in range(0, len(plain), _BATCH_QUERY):
             chunk = plain[start : start + _BATCH_QUERY]
-            ids = [(r.source, r.source_id) for r in chunk]
+            by_source: dict[str, list[str]] = {}
+            for r in chunk:
+                by_source.setdefault(r.source, []).append(r.source_id)
             keys = [r.procedure_key for r in chunk if r.procedure_key]
-            conditions: list[ColumnElement[bool]] = [tuple_(NoticeRow.source, NoticeRow.amends).in_(ids)]
+            # Per source, not a row-value IN over (source, amends): see `_load`.
+            conditions: list[ColumnElement[bool]] = [
+                and_(NoticeRow.source == source, NoticeRow.amends.in_(ids)) for source, ids in by_source.items()
+            ]
             if keys:
                 conditions.append(and_(NoticeRow.procedure_key.in_(keys), NoticeRow.notice_type.in_(AMENDING_TYPES)))
             for row in self.session.scalars(select(NoticeRow).where(or_(*conditions))):

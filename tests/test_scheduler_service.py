@@ -303,7 +303,9 @@ def test_a_crawl_still_running_elsewhere_is_not_started_again(env: Path) -> None
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     calls: list[str] = []
 
-    def crawler(source: str, engine: Any, *, now: datetime, timeout: float) -> tuple[CrawlRun, None]:
+    def crawler(
+        source: str, engine: Any, *, now: datetime, timeout: float, stop: threading.Event | None = None
+    ) -> tuple[CrawlRun, None]:
         calls.append(source)
         with session_scope(engine) as session:
             run = CrawlRun(source=source, state="succeeded", started_at=now)
@@ -329,7 +331,9 @@ def test_a_crawl_cut_short_by_sigterm_is_recorded_as_interrupted(env: Path) -> N
     engine = open_database(new_database_url(env, "runs"))
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
-    def crawler(source: str, engine: Any, *, now: datetime, timeout: float) -> tuple[CrawlRun, None]:
+    def crawler(
+        source: str, engine: Any, *, now: datetime, timeout: float, stop: threading.Event | None = None
+    ) -> tuple[CrawlRun, None]:
         with session_scope(engine) as session:
             run = CrawlRun(source=source, state="failed", started_at=now, finish_reason="shutdown")
             session.add(run)

@@ -27,11 +27,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from monitor import db
 from monitor.crawl import scrapyd
 from monitor.crawl.jobs import crawl_source
+from monitor.crawl.replay import CrawlResult
 from monitor.crawl.runs import CrawlRun
 from monitor.db import session_scope
 from monitor.models import NoticeRow
@@ -227,3 +228,70 @@ def test_a_job_whose_node_dies_is_dispatched_again(
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(NoticeRow)) == 5  # nothing twice
         assert session.scalar(select(func.count()).select_from(CrawlRun)) == 1
+
+
+def test_a_job_is_cancelled_when_the_scheduler_stops(
+    nodes: list[RunningNode], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second page answers after 5 s: the crawl is still running when the stop comes. Scrapy's
+    # graceful stop lets that request finish, then closes the spider instead of going on.
+    folder = tmp_path / "tenderned"
+    shutil.copytree(FIXTURES / "tenderned", folder)
+    exchanges = json.loads((folder / "exchanges.json").read_text(encoding="utf-8"))
+    for exchange in exchanges:
+        if "page=1" in exchange["url"]:
+            exchange["delay"] = 5
+    (folder / "exchanges.json").write_text(json.dumps(exchanges), encoding="utf-8")
+    monkeypatch.setenv("ILO_MONITOR_SCRAPYD_URLS", ",".join(n.url for n in nodes))
+    monkeypatch.setattr(scrapyd, "POLL_SECONDS", 0.3)
+    engine = db.open_database(db_url)
+    stop = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def crawl() -> None:
+        outcome["run"], outcome["result"] = crawl_source(
+            "tenderned",
+            engine,
+            now=NOW,
+            since=date(2026, 11, 16),
+            replay=folder,
+            spider_args={"page_size": "4"},
+            timeout=120,
+            stop=stop,
+        )
+
+    finished_before = len(_jobs(nodes, "finished"))
+    worker = threading.Thread(target=crawl)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _stored(engine):
+        time.sleep(0.2)  # until the first page is stored: the second is being waited for
+    stop.set()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    run = outcome["run"]
+    assert isinstance(run, CrawlRun)
+    # Scrapy closed the spider on the node's signal and its extension closed the run: a
+    # shutdown is not a complete crawl (the scheduler then records it as `interrupted`).
+    result = outcome["result"]
+    assert isinstance(result, CrawlResult)
+    assert (run.state, run.finish_reason) == ("failed", "shutdown"), (run.failure_reasons, result.log[-3000:])
+    assert len(_jobs(nodes, "finished")) == finished_before + 1  # not dispatched again elsewhere
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(NoticeRow)) >= 1  # what was stored stays
+
+
+def _jobs(nodes: list[RunningNode], state: str) -> list[dict[str, object]]:
+    """The jobs in `state` on the nodes still alive (an earlier test kills one)."""
+    found: list[dict[str, object]] = []
+    for running in nodes:
+        try:
+            found += running.node.call("listjobs.json", {"project": "ilo-monitor"})[state]
+        except scrapyd.NodeUnreachableError:
+            continue
+    return found
+
+
+def _stored(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(NoticeRow)) or 0

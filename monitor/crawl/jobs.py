@@ -21,6 +21,7 @@ The clock is read by the caller (`now`) and passed down.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,14 @@ def crawl_source(
     spider_args: dict[str, str] | None = None,
     settings: dict[str, Any] | None = None,
     timeout: float = 3600.0,
+    stop: threading.Event | None = None,
 ) -> tuple[CrawlRun, CrawlResult]:
     """Crawl source `name` into `engine`'s database (see the module docstring); the run and the crawl's result.
 
     With `replay`, the crawl is answered from that recording folder (a `ReplayServer` started
     here), or by that running `ReplayServer` (tests that look at what was requested).
+    `stop` (the scheduler's shutdown event) cancels a crawl running on Scrapyd; a child
+    process is stopped by the scheduler itself (SIGTERM to its crawl children).
     """
     config = source_config(name)
     with session_scope(engine) as session:
@@ -90,6 +94,7 @@ def crawl_source(
             args=arguments,
             settings=scrapyd.crawl_settings(db_url=db_url, replay_url=replay_url, settings=overrides),
             timeout=timeout,
+            stop=stop,
         )
         lost.extend(outcome.lost)
         errors = [line for line in outcome.log.splitlines() if _ERROR_LINE.match(line)]

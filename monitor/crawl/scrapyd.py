@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -340,11 +341,15 @@ def dispatch(
     lost_after: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> Dispatch:
     """Run `spider` on a node and wait until its job has finished (see the module docstring).
 
     Returns with `finished` False when `timeout` passed first (the job is cancelled) or when
-    every node was lost.
+    every node was lost. When `stop` is set (the scheduler is shutting down), the job is
+    cancelled once, which Scrapyd delivers as SIGINT: Scrapy closes the spider and its run
+    cleanly, as a child process's crawl does; the job is then waited for as usual, so that the
+    caller finds the run closed.
     """
     if not nodes:
         raise ConfigurationError("no Scrapyd node configured (ILO_MONITOR_SCRAPYD_URLS)")
@@ -367,7 +372,15 @@ def dispatch(
             continue
         logger.info("crawl of %s scheduled on %s as job %s", spider, node.url, job)
         silent_since: float | None = None
+        cancelled = False
         while True:
+            if stop is not None and stop.is_set() and not cancelled:
+                logger.info("stopping: cancelling job %s on %s", job, node.url)
+                try:
+                    node.call("cancel.json", post=[("project", project), ("job", job)])
+                except ScrapydError as error:
+                    logger.warning("could not cancel job %s on %s: %s", job, node.url, error)
+                cancelled = True
             if clock() >= deadline:
                 try:
                     node.call("cancel.json", post=[("project", project), ("job", job)])
@@ -386,10 +399,14 @@ def dispatch(
                 state = "unknown"
             if state == "finished":
                 return Dispatch(node, job, lost, node.log(project, spider, job), finished=True)
-            if state is None:  # the node restarted and forgot the job: it is gone there
-                lost.append(node.url)
+            if state is None:
+                if cancelled:  # a pending job that the cancel removed: nothing ran, nothing to wait for
+                    return Dispatch(node, job, lost, node.log(project, spider, job))
+                lost.append(node.url)  # the node restarted and forgot the job: it is gone there
                 break
             sleep(poll)
+        if stop is not None and stop.is_set():
+            return Dispatch(node, job, lost)  # stopping: a lost job is not dispatched again
 
 
 def crawl_settings(*, db_url: str, replay_url: str | None, settings: dict[str, Any]) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def crawl_once(
                 logger.warning("crawl of %s skipped: run %s is still running", source, run.id)
                 return None
             fail_run(run, "abandoned: its crawl process never closed it", now=now)
-    run, _result = crawler(source, engine, now=now, timeout=timeout)
+    run, _result = crawler(source, engine, now=now, timeout=timeout, stop=STOPPING)
     if STOPPING.is_set() and run.state != "succeeded":
         with session_scope(engine) as session:
             stored = session.get_one(CrawlRun, run.id)
