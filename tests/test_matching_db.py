@@ -185,6 +185,25 @@ def test_matching_follows_notice_and_profile_changes(db: str, tmp_path: Path) ->
         assert match_profiles(session, [profile], NOW).removed == 1
 
 
+def test_a_changed_match_is_updated_in_place_and_loaded_objects_see_it(db: str, tmp_path: Path) -> None:
+    # Matches are written with bulk statements, not ORM objects: a match the caller holds must
+    # not keep its old score and reasons, and its first-matched time must survive the update.
+    engine = open_database(db)
+    run("companies", "import", str(write_jsonl(tmp_path / "c.jsonl", [COMPANY])), db=db)
+    later = NOW.replace(day=2)
+    with session_scope(engine) as session:
+        rows = _store(session, [UHV_NOTICE])
+        match_notices(session, rows, NOW)
+        held = session.scalars(select(Match)).one()
+        assert held.reasons == ["area vacuum (phrase 'gate valve')", 'keyword "UHV"']
+        rows[0].technology_areas = []  # the keyword still matches, the area no longer does
+        summary = match_notices(session, rows, later)
+        assert (summary.created, summary.updated, summary.removed) == (0, 1, 0)
+        assert held.reasons == ['keyword "UHV"']
+        assert (held.first_matched_at, held.updated_at) == (NOW, later)
+        assert session.scalar(select(func.count()).select_from(Match)) == 1
+
+
 def test_cli_list_export_feedback_and_preview(db: str, tmp_path: Path) -> None:
     engine = open_database(db)
     with session_scope(engine) as session:

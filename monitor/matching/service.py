@@ -99,7 +99,7 @@ def _sync(
     Written as bulk Core statements, not ORM objects: a day of notices against thousands of
     profiles is a hundred thousand matches, and building, tracking and flushing an object for
     each took four fifths of the time (most of all on PostgreSQL). No `Match` object is loaded
-    or created here, so none in the session goes stale.
+    or created here; any a caller loaded before is expired when its row is updated or deleted.
     """
     table = _MATCHES
     created: list[dict[str, Any]] = []
