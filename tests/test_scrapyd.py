@@ -281,6 +281,16 @@ def test_a_job_is_cancelled_when_the_scheduler_stops(
         assert session.scalar(select(func.count()).select_from(NoticeRow)) >= 1  # what was stored stays
 
 
+
+def test_nothing_is_scheduled_once_the_scheduler_is_stopping(nodes: list[RunningNode]) -> None:
+    stop = threading.Event()
+    stop.set()
+    before = len(_jobs(nodes, "finished")) + len(_jobs(nodes, "running")) + len(_jobs(nodes, "pending"))
+    outcome = scrapyd.dispatch("tenderned", [n.node for n in nodes], args={}, settings={}, timeout=30, stop=stop)
+    assert (outcome.job, outcome.finished) == ("", False)
+    after = len(_jobs(nodes, "finished")) + len(_jobs(nodes, "running")) + len(_jobs(nodes, "pending"))
+    assert after == before
+
 def _jobs(nodes: list[RunningNode], state: str) -> list[dict[str, object]]:
     """The jobs in `state` on the nodes still alive (an earlier test kills one)."""
     found: list[dict[str, object]] = []

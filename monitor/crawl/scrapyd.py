@@ -17,7 +17,9 @@ process. The crawl-run table stays the one record of every crawl:
    run (notices are upserted, so what the lost crawl stored is not duplicated), and the run's
    `note` says so;
 4. a job that finished without closing its run (the crawl process died, a spider argument was
-   refused) is marked failed by the caller, with the ERROR lines of the job's log.
+   refused) is marked failed by the caller, with the ERROR lines of the job's log;
+5. when the scheduler stops (`stop`), the running job is cancelled (`cancel.json`: Scrapy
+   closes the spider and its run) and waited for; nothing new is scheduled.
 
 Security: Scrapyd's API deploys and runs code, and the settings given to `schedule.json`
 (including the database URL with its password) can be read back from `listjobs.json`. Nodes
@@ -360,6 +362,8 @@ def dispatch(
     while True:
         node = None
         while node is None:
+            if stop is not None and stop.is_set():
+                return Dispatch(nodes[0], "", lost)  # stopping: nothing new is scheduled
             node = pick_node(nodes, exclude=set(lost))
             if node is None:
                 if len(lost) >= len(nodes) or clock() >= deadline:
@@ -405,8 +409,6 @@ def dispatch(
                 lost.append(node.url)  # the node restarted and forgot the job: it is gone there
                 break
             sleep(poll)
-        if stop is not None and stop.is_set():
-            return Dispatch(node, job, lost)  # stopping: a lost job is not dispatched again
 
 
 def crawl_settings(*, db_url: str, replay_url: str | None, settings: dict[str, Any]) -> dict[str, Any]:
