@@ -180,32 +180,13 @@ def test_a_job_whose_node_dies_is_dispatched_again(
     nodes: list[RunningNode], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The second page answers after 3 s: long enough to kill the node mid-crawl.
-    folder = tmp_path / "tenderned"
-    shutil.copytree(FIXTURES / "tenderned", folder)
-    exchanges = json.loads((folder / "exchanges.json").read_text(encoding="utf-8"))
-    for exchange in exchanges:
-        if "page=1" in exchange["url"]:
-            exchange["delay"] = 3
-    (folder / "exchanges.json").write_text(json.dumps(exchanges), encoding="utf-8")
+    folder = _slow_second_page(tmp_path, delay=3)
     monkeypatch.setenv("ILO_MONITOR_SCRAPYD_URLS", ",".join(n.url for n in nodes))
     monkeypatch.setattr(scrapyd, "POLL_SECONDS", 0.3)
     monkeypatch.setattr(scrapyd, "LOST_AFTER_SECONDS", 1.5)
     engine = db.open_database(db_url)
     outcome: dict[str, object] = {}
-
-    def crawl() -> None:
-        outcome["run"], outcome["result"] = crawl_source(
-            "tenderned",
-            engine,
-            now=NOW,
-            since=date(2026, 11, 16),
-            replay=folder,
-            spider_args={"page_size": "4"},
-            timeout=120,
-        )
-
-    worker = threading.Thread(target=crawl)
-    worker.start()
+    worker = _crawl_in_background(engine, folder, outcome)
     victim = None
     deadline = time.monotonic() + 60
     while victim is None and time.monotonic() < deadline:
@@ -235,34 +216,14 @@ def test_a_job_is_cancelled_when_the_scheduler_stops(
 ) -> None:
     # The second page answers after 5 s: the crawl is still running when the stop comes. Scrapy's
     # graceful stop lets that request finish, then closes the spider instead of going on.
-    folder = tmp_path / "tenderned"
-    shutil.copytree(FIXTURES / "tenderned", folder)
-    exchanges = json.loads((folder / "exchanges.json").read_text(encoding="utf-8"))
-    for exchange in exchanges:
-        if "page=1" in exchange["url"]:
-            exchange["delay"] = 5
-    (folder / "exchanges.json").write_text(json.dumps(exchanges), encoding="utf-8")
+    folder = _slow_second_page(tmp_path, delay=5)
     monkeypatch.setenv("ILO_MONITOR_SCRAPYD_URLS", ",".join(n.url for n in nodes))
     monkeypatch.setattr(scrapyd, "POLL_SECONDS", 0.3)
     engine = db.open_database(db_url)
     stop = threading.Event()
     outcome: dict[str, object] = {}
-
-    def crawl() -> None:
-        outcome["run"], outcome["result"] = crawl_source(
-            "tenderned",
-            engine,
-            now=NOW,
-            since=date(2026, 11, 16),
-            replay=folder,
-            spider_args={"page_size": "4"},
-            timeout=120,
-            stop=stop,
-        )
-
     finished_before = len(_jobs(nodes, "finished"))
-    worker = threading.Thread(target=crawl)
-    worker.start()
+    worker = _crawl_in_background(engine, folder, outcome, stop=stop)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _stored(engine):
         time.sleep(0.2)  # until the first page is stored: the second is being waited for
@@ -305,3 +266,37 @@ def _jobs(nodes: list[RunningNode], state: str) -> list[dict[str, object]]:
 def _stored(engine: Engine) -> int:
     with session_scope(engine) as session:
         return session.scalar(select(func.count()).select_from(NoticeRow)) or 0
+
+
+def _slow_second_page(tmp_path: Path, *, delay: float) -> Path:
+    """The TenderNed recording, its second page answered after `delay` seconds (a crawl to interrupt)."""
+    folder = tmp_path / "tenderned"
+    shutil.copytree(FIXTURES / "tenderned", folder)
+    exchanges = json.loads((folder / "exchanges.json").read_text(encoding="utf-8"))
+    for exchange in exchanges:
+        if "page=1" in exchange["url"]:
+            exchange["delay"] = delay
+    (folder / "exchanges.json").write_text(json.dumps(exchanges), encoding="utf-8")
+    return folder
+
+
+def _crawl_in_background(
+    engine: Engine, folder: Path, outcome: dict[str, object], stop: threading.Event | None = None
+) -> threading.Thread:
+    """`crawl_source` of the replayed TenderNed in a thread (started); its run and result land in `outcome`."""
+
+    def crawl() -> None:
+        outcome["run"], outcome["result"] = crawl_source(
+            "tenderned",
+            engine,
+            now=NOW,
+            since=date(2026, 11, 16),
+            replay=folder,
+            spider_args={"page_size": "4"},
+            timeout=120,
+            stop=stop,
+        )
+
+    worker = threading.Thread(target=crawl)
+    worker.start()
+    return worker
