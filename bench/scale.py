@@ -122,8 +122,8 @@ def run_backend(url: str, n_notices: int, n_profiles: int, day: int, seed: int) 
     notices = make_notices(n_notices + day, rng, base)
     specs = [narrow(spec, rng) for spec in make_profiles(n_profiles, rng, companies)]
     # The benchmark's own inputs (100,000 notices held in memory) are not the system's: frozen,
-    # Python's cyclic garbage collector stops scanning them at every collection, which otherwise
-    # grows each stage's time with the number of notices generated, not with the database.
+    # Python's cyclic garbage collector no longer scans them at each full collection, time that
+    # belongs to the benchmark and not to the stages it measures.
     gc.freeze()
     engine = open_database(url)
     sessions = session_factory(engine)
