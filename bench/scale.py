@@ -39,7 +39,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from match_throughput import ORGANISATIONS, load, make_profiles  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from monitor.contract import Notice  # noqa: E402
@@ -115,6 +116,33 @@ def narrow(spec: ProfileSpec, rng: random.Random) -> ProfileSpec:
     )
 
 
+def over_stock(
+    sessions: Callable[[], Session],
+    stage: str,
+    half: int,
+    times: dict[str, float],
+    work: Callable[[Session, Sequence[NoticeRow]], None],
+) -> None:
+    """`work` on every stored notice in id order, a batch per transaction; times the stage and its halves."""
+    started = time.perf_counter()
+    last = done = 0
+    while True:
+        if done == half:
+            times[f"{stage} first half"] = time.perf_counter() - started
+        with sessions() as session:
+            rows = session.scalars(
+                select(NoticeRow).where(NoticeRow.id > last).order_by(NoticeRow.id).limit(BATCH)
+            ).all()
+            if not rows:
+                break
+            done += len(rows)
+            work(session, rows)
+            last = rows[-1].id
+            session.commit()
+    times[stage] = time.perf_counter() - started
+    times[f"{stage} second half"] = times[stage] - times.get(f"{stage} first half", 0.0)
+
+
 def run_backend(url: str, n_notices: int, n_profiles: int, day: int, seed: int) -> dict[str, Any]:
     """Every stage on the database at `url` (fresh, migrated here); seconds per stage."""
     rng = random.Random(seed)
@@ -161,47 +189,22 @@ def run_backend(url: str, n_notices: int, n_profiles: int, day: int, seed: int) 
     times["import"] = time.perf_counter() - started
     times["import second half"] = times["import"] - times.get("import first half", 0.0)
 
-    started = time.perf_counter()
-    last = done = 0
-    while True:
-        if done == half:
-            times["classify first half"] = time.perf_counter() - started
-        with sessions() as session:
-            rows = session.scalars(
-                select(NoticeRow).where(NoticeRow.id > last).order_by(NoticeRow.id).limit(BATCH)
-            ).all()
-            if not rows:
-                break
-            done += len(rows)
-            store = NoticeStore(session, NOW, match=False)
-            for row in rows:
-                store.reclassify(row)
-            last = rows[-1].id
-            session.commit()
-    times["classify"] = time.perf_counter() - started
-    times["classify second half"] = times["classify"] - times.get("classify first half", 0.0)
+    def classify(session: Session, rows: Sequence[NoticeRow]) -> None:
+        store = NoticeStore(session, NOW, match=False)
+        for row in rows:
+            store.reclassify(row)
 
-    started = time.perf_counter()
+    over_stock(sessions, "classify", half, times, classify)
+
     matches = 0
     with sessions() as session:
         matcher = matching.active_matcher(session)
-    last = done = 0
-    while True:
-        if done == half:
-            times["match first half"] = time.perf_counter() - started
-        with sessions() as session:
-            rows = session.scalars(
-                select(NoticeRow).where(NoticeRow.id > last).order_by(NoticeRow.id).limit(BATCH)
-            ).all()
-            if not rows:
-                break
-            done += len(rows)
-            summary = matching.match_notices(session, rows, NOW, matcher=matcher)
-            matches += summary.created
-            last = rows[-1].id
-            session.commit()
-    times["match"] = time.perf_counter() - started
-    times["match second half"] = times["match"] - times.get("match first half", 0.0)
+
+    def match(session: Session, rows: Sequence[NoticeRow]) -> None:
+        nonlocal matches
+        matches += matching.match_notices(session, rows, NOW, matcher=matcher).created
+
+    over_stock(sessions, "match", half, times, match)
 
     started = time.perf_counter()
     later = NOW + timedelta(days=1)

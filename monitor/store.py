@@ -28,7 +28,7 @@ Every new, changed or amended notice is then matched against the active company 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -161,13 +161,10 @@ class NoticeStore:
 
     def _load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], NoticeRow]:
         found: dict[tuple[str, str], NoticeRow] = {}
-        by_source: dict[str, list[str]] = {}
-        for source, source_id in sorted(keys):
-            by_source.setdefault(source, []).append(source_id)
         # One `source = ? AND source_id IN (...)` per source, not a row-value IN over both
         # columns: SQLite (3.40) answers the latter with a scan of the whole notices table, which
         # made each batch of a bulk import slower as the table grew.
-        for source, ids in by_source.items():
+        for source, ids in _by_source(sorted(keys)).items():
             for start in range(0, len(ids), _BATCH_QUERY):
                 chunk = ids[start : start + _BATCH_QUERY]
                 query = select(NoticeRow).where(NoticeRow.source == source, NoticeRow.source_id.in_(chunk))
@@ -334,13 +331,11 @@ class NoticeStore:
         # Amendments stored before the notice they amend: find them now that it is here.
         for start in range(0, len(plain), _BATCH_QUERY):
             chunk = plain[start : start + _BATCH_QUERY]
-            by_source: dict[str, list[str]] = {}
-            for r in chunk:
-                by_source.setdefault(r.source, []).append(r.source_id)
             keys = [r.procedure_key for r in chunk if r.procedure_key]
             # Per source, not a row-value IN over (source, amends): see `_load`.
             conditions: list[ColumnElement[bool]] = [
-                and_(NoticeRow.source == source, NoticeRow.amends.in_(ids)) for source, ids in by_source.items()
+                and_(NoticeRow.source == source, NoticeRow.amends.in_(ids))
+                for source, ids in _by_source((r.source, r.source_id) for r in chunk).items()
             ]
             if keys:
                 conditions.append(and_(NoticeRow.procedure_key.in_(keys), NoticeRow.notice_type.in_(AMENDING_TYPES)))
@@ -441,6 +436,14 @@ class NoticeStore:
 
 def _area_ids(areas: list[dict[str, Any]] | None) -> list[str]:
     return [a["id"] for a in areas or []]
+
+
+def _by_source(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(source, id) pairs grouped as source -> ids, in the order given."""
+    grouped: dict[str, list[str]] = {}
+    for source, identifier in pairs:
+        grouped.setdefault(source, []).append(identifier)
+    return grouped
 
 
 def _is_amending(row: NoticeRow) -> bool:

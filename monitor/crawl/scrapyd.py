@@ -380,16 +380,10 @@ def dispatch(
         while True:
             if stop is not None and stop.is_set() and not cancelled:
                 logger.info("stopping: cancelling job %s on %s", job, node.url)
-                try:
-                    node.call("cancel.json", post=[("project", project), ("job", job)])
-                except ScrapydError as error:
-                    logger.warning("could not cancel job %s on %s: %s", job, node.url, error)
+                _cancel(node, project, job)
                 cancelled = True
             if clock() >= deadline:
-                try:
-                    node.call("cancel.json", post=[("project", project), ("job", job)])
-                except ScrapydError:
-                    pass
+                _cancel(node, project, job)
                 return Dispatch(node, job, lost, node.log(project, spider, job))
             try:
                 state = job_state(node, job, project)
@@ -409,6 +403,14 @@ def dispatch(
                 lost.append(node.url)  # the node restarted and forgot the job: it is gone there
                 break
             sleep(poll)
+
+
+def _cancel(node: Node, project: str, job: str) -> None:
+    """Ask `node` to stop `job` (Scrapy then closes the spider); a failure is logged, not raised."""
+    try:
+        node.call("cancel.json", post=[("project", project), ("job", job)])
+    except ScrapydError as error:
+        logger.warning("could not cancel job %s on %s: %s", job, node.url, error)
 
 
 def crawl_settings(*, db_url: str, replay_url: str | None, settings: dict[str, Any]) -> dict[str, Any]:
