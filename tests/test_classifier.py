@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from monitor.classifier import CLASSIFIER_VERSION, apply_corrections, classify
-from monitor.classifier.taxonomy import AREA_IDS, TAXONOMY_PATH, TaxonomyError, load_taxonomy, parse_taxonomy
+from monitor.classifier.rules import find_phrases
+from monitor.classifier.taxonomy import (
+    AREA_IDS,
+    TAXONOMY_PATH,
+    TaxonomyError,
+    default_taxonomy,
+    load_taxonomy,
+    parse_taxonomy,
+)
 from monitor.contract import Notice
 
 DATA = Path(__file__).parent / "data" / "classifier"
@@ -82,6 +90,45 @@ def test_multilingual_positives(title: str, description: str | None, expected: s
 )
 def test_false_friends_are_not_technology(title: str, description: str | None, absent: str) -> None:
     assert absent not in ids(notice(title, description, language="en"))
+
+
+@pytest.mark.parametrize(
+    ("title", "bought", "served"),
+    [
+        ("Power converters for the corrector magnets", "power_electrical", "magnets_superconductivity"),
+        ("Alimentations haute tension pour les détecteurs", "power_electrical", "detectors_sensors"),
+        ("Vakuumpumpen für die Kryoanlage", "vacuum", "cryogenics"),
+        ("Vakuumpumpar till acceleratorn", "vacuum", "accelerator_beam"),
+        ("Criostato per il sincrotrone", "cryogenics", "accelerator_beam"),
+    ],
+)
+def test_title_phrases_after_a_purpose_word_are_marked_served(title: str, bought: str, served: str) -> None:
+    taxonomy = default_taxonomy()
+    hits = find_phrases(taxonomy, taxonomy.languages, title, None)
+    assert {h.served for h in hits if h.area == bought} == {False}
+    assert {h.served for h in hits if h.area == served} == {True}
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Market survey for the supply of cryogenic valves",  # the purpose word comes before any phrase
+        "Cryogenic valves",
+    ],
+)
+def test_no_purpose_split_without_a_phrase_before_it(title: str) -> None:
+    taxonomy = default_taxonomy()
+    hits = find_phrases(taxonomy, taxonomy.languages, title, "Valves for the magnet test station.")
+    assert not any(h.served for h in hits)  # descriptions are never split
+    assert any(h.area == "cryogenics" for h in hits)
+
+
+def test_the_installation_served_is_not_what_is_bought() -> None:
+    """What is bought decides: converters for magnets are power, not magnets (guideline rule 3)."""
+    areas = ids(notice("Power converters for the corrector magnets", language="en"))
+    assert areas[0] == "power_electrical"
+    assert "magnets_superconductivity" not in areas
+    assert "magnets_superconductivity" in ids(notice("Corrector magnets", language="en"))
 
 
 def test_general_other_fallback_says_why() -> None:

@@ -38,7 +38,7 @@ def train(corpus: tuple[Path, ...], out: Path) -> None:
     click.echo(
         f"read {stats['read']} TED notices: {stats['used']} used, {stats['duplicate']} duplicates, "
         f"{stats['no_strong_cpv']} without a strong CPV code, {stats['unparsable']} unparsable; "
-        f"{stats['curated']} curated examples"
+        f"{stats['curated']} curated examples, {stats['lexicon']} taxonomy phrases"
     )
     if "cv_micro_f1_x1000" in stats:
         click.echo(f"stacker: cross-validated micro-F1 on the curated set {stats['cv_micro_f1_x1000'] / 1000:.3f}")

@@ -77,7 +77,13 @@ STACK_FEATURES: Final = (
     "cpv_general_main",  # the main CPV code is a general_other code
     "title_only",
     "all_languages",  # the notice's language was unknown: phrases of every language were tried
+    "title_served",  # the area's strong title phrases all name what the item is for, not the item
+    "title_served_system",  # ... and the area is a system area (accelerator, telescope)
 )
+# The system areas are also tagged on a component made for their installation (the taxonomy's
+# definitions; rule 4 of tests/data/classifier/README.md), so "for the synchrotron" counts for
+# them where "for the magnets" does not.
+SYSTEM_AREAS: Final = frozenset({"accelerator_beam", "telescopes_astro_instrumentation"})
 _F: Final = {name: i for i, name in enumerate(STACK_FEATURES)}
 
 
@@ -185,6 +191,8 @@ def stack_features(
     strong: dict[str, set[str]] = {}
     weak: dict[str, set[str]] = {}
     decisive: set[str] = set()
+    served: set[str] = set()
+    head: set[str] = set()
     for hit in evidence.phrases:
         if hit.area == GENERAL and hit.ignored_because is None:
             shared[_F["general_title" if hit.field == "title" else "general_description"]] = 1.0
@@ -198,10 +206,14 @@ def stack_features(
             strong.setdefault(hit.area, set()).add(hit.phrase)
             row[_F["strong_title" if hit.field == "title" else "strong_description"]] = 1.0
             if hit.field == "title":
-                decisive.add(hit.area)
+                (served if hit.served else head).add(hit.area)
+                if not hit.served:
+                    decisive.add(hit.area)
         else:
             weak.setdefault(hit.area, set()).add(hit.phrase)
             row[_F["weak_title" if hit.field == "title" else "weak_description"]] = 1.0
+    for area in served - head:
+        rows[row_of[area]][_F["title_served_system" if area in SYSTEM_AREAS else "title_served"]] = 1.0
     total_strong = sum(len(found) for found in strong.values())
     for area, found in strong.items():
         rows[row_of[area]][_F["strong_distinct"]] = math.log1p(len(found))
@@ -269,14 +281,23 @@ def _stacked_probabilities(
     x = stack_features(notice, evidence, loaded.labels, taxonomy)
     logits = stacker.area_bias + x @ stacker.weight
     probabilities = 1.0 / (1.0 + np.exp(-logits))
-    # The buyer alone never asserts an area: some evidence from the notice itself is required.
+    return {
+        area: (float(p), bool(p >= t and has))
+        for area, p, t, has in zip(
+            loaded.labels, probabilities, stacker.threshold, has_own_evidence(x), strict=True
+        )
+    }
+
+
+def has_own_evidence(x: np.ndarray) -> np.ndarray:
+    """Rows of `stack_features` output with evidence from the notice itself (bool per row).
+
+    The buyer alone never asserts an area: a phrase, a CPV code or the text model must speak.
+    """
     own = x[:, _F["strong_title"]] + x[:, _F["strong_description"]] + x[:, _F["weak_distinct"]]
     own = own + x[:, _F["cpv_strong_main"]] + x[:, _F["cpv_strong_other"]] + x[:, _F["cpv_weak_main"]]
     own = own + x[:, _F["cpv_weak_other"]] + x[:, _F["text_logit_positive"]]
-    return {
-        area: (float(p), bool(p >= t and has))
-        for area, p, t, has in zip(loaded.labels, probabilities, stacker.threshold, own > 0, strict=True)
-    }
+    return np.asarray(own > 0)
 
 
 def score(

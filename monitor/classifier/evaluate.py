@@ -16,21 +16,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from monitor.classifier.core import gather, score
-from monitor.classifier.taxonomy import AREA_IDS, GENERAL
+from monitor.classifier.taxonomy import AREA_IDS, CORE_AREAS, GENERAL
 from monitor.contract import Notice, from_record
 
 SYSTEMS: Final = ("classifier", "cpv_only", "phrase_only")
-CORE_AREAS: Final = (
-    "accelerator_beam",
-    "vacuum",
-    "cryogenics",
-    "magnets_superconductivity",
-    "rf_microwave",
-    "detectors_sensors",
-    "optics_photonics",
-    "precision_mechatronics",
-    "telescopes_astro_instrumentation",
-)
 
 
 @dataclass(slots=True)

@@ -5,6 +5,10 @@ of any area wins and consumes its words, which is how general_other's "vacuum cl
 vacuum's "vacuum"; single-word stems ("kryo*", "*vakuum*") catch compounds.  A phrase found in a
 notice that also contains one of its `unless` contexts, or any of its area's `veto` contexts,
 is dropped, and the drop is kept so the evidence can say why.
+
+A title is often "what is bought" + "for" + "what it serves" ("Power converters for the corrector
+magnets"): a phrase found after such a purpose word, once a technology phrase has come before it,
+is marked `served`, so the classifier can tell the item bought from the installation it goes to.
 """
 
 from __future__ import annotations
@@ -14,22 +18,41 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from monitor.classifier.taxonomy import Taxonomy
+from monitor.classifier.taxonomy import GENERAL, Taxonomy
 from monitor.classifier.text import joined, tokens
 
 STRONG: Final = "strong"
 WEAK: Final = "weak"
+# Purpose words that introduce what an item is for, in the taxonomy's languages (as `tokens`
+# gives them).  All languages at once: a wrongly detected language must not hide the split, and
+# none of these is a content word in another of the languages.
+PURPOSE_WORDS: Final = frozenset(
+    {
+        "for", "intended",  # en
+        "pour", "destiné", "destinée",  # fr
+        "für", "zur", "zum",  # de
+        "voor", "ten",  # nl ("ten behoeve van")
+        "para", "destinado", "destinada",  # es
+        "för", "till",  # sv
+        "per", "destinato", "destinata", "destinati",  # it
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class PhraseHit:
-    """A phrase of `area` found in `field` ("title" or "description")."""
+    """A phrase of `area` found in `field` ("title" or "description").
+
+    `served`: in the title, after a purpose word that follows another technology phrase (the
+    installation the item bought is for, not the item itself).
+    """
 
     area: str
     strength: str
     phrase: str
     field: str
     ignored_because: str | None = None
+    served: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +104,9 @@ class PhraseMatcher:
         self._prefix_re = _alternation(prefixes, anchored=True)
         self._infix_re = _alternation(infixes, anchored=False)
 
-    def find(self, words: list[str]) -> list[tuple[str, str, str]]:
-        """Targets (area, strength, phrase) of the phrases in `words`, longest match first."""
-        found: list[tuple[str, str, str]] = []
+    def find(self, words: list[str]) -> list[tuple[int, str, str, str]]:
+        """(position, area, strength, phrase) of the phrases in `words`, longest match first."""
+        found: list[tuple[int, str, str, str]] = []
         i = 0
         n = len(words)
         while i < n:
@@ -94,7 +117,7 @@ class PhraseMatcher:
                 for length in range(min(self.max_len, n - i), 0, -1):
                     targets = self.exact.get(tuple(words[i : i + length]))
                     if targets:
-                        found.extend(targets)
+                        found.extend((i, *t) for t in targets)
                         step = length
                         matched = True
                         break
@@ -102,12 +125,12 @@ class PhraseMatcher:
                 if self._prefix_re is not None:
                     m = self._prefix_re.match(word)
                     if m:
-                        found.extend(self.prefixes[m.group(0)])
+                        found.extend((i, *t) for t in self.prefixes[m.group(0)])
                         matched = True
                 if not matched and self._infix_re is not None:
                     m = self._infix_re.search(word)
                     if m:
-                        found.extend(self.infixes[m.group(0)])
+                        found.extend((i, *t) for t in self.infixes[m.group(0)])
             i += step
         return found
 
@@ -142,7 +165,9 @@ def find_phrases(
     hits: list[PhraseHit] = []
     vetoed: dict[str, str | None] = {}
     for field_name, words in (("title", title_words), ("description", description_words)):
-        for area, strength, phrase in matcher.find(words):
+        found = matcher.find(words)
+        split = _purpose_split(words, found) if field_name == "title" else len(words)
+        for position, area, strength, phrase in found:
             reason: str | None = None
             for ctx in matcher.unless.get((area, phrase), ()):
                 if ctx in context:
@@ -152,8 +177,17 @@ def find_phrases(
                 if area not in vetoed:
                     vetoed[area] = next((c for c, norm in matcher.veto.get(area, ()) if norm in context), None)
                 reason = vetoed[area]
-            hits.append(PhraseHit(area, strength, phrase, field_name, reason))
+            hits.append(PhraseHit(area, strength, phrase, field_name, reason, position > split))
     return hits
+
+
+def _purpose_split(words: list[str], found: list[tuple[int, str, str, str]]) -> int:
+    """Position of the first purpose word that follows a technology phrase (len(words): none)."""
+    first = min((position for position, area, _, _ in found if area != GENERAL), default=len(words))
+    for position in range(first + 1, len(words)):
+        if words[position] in PURPOSE_WORDS:
+            return position
+    return len(words)
 
 
 @lru_cache(maxsize=4)

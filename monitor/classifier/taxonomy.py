@@ -23,6 +23,19 @@ TAXONOMY_PATH: Final = Path(__file__).resolve().parent.parent / "taxonomy.yaml"
 
 # The ids are a public interface (subscriptions, evaluations): `monitor.contract.AREA_IDS`.
 GENERAL: Final = "general_other"
+# The areas most Big Science tenders are about, for which a missed notice costs most: the issue
+# sets a recall target on each (evaluation), and training holds their recall up (`training`).
+CORE_AREAS: Final = (
+    "accelerator_beam",
+    "vacuum",
+    "cryogenics",
+    "magnets_superconductivity",
+    "rf_microwave",
+    "detectors_sensors",
+    "optics_photonics",
+    "precision_mechatronics",
+    "telescopes_astro_instrumentation",
+)
 
 _AREA_KEYS: Final = frozenset(
     {

@@ -4,14 +4,20 @@ Silver labels: a TED notice is labelled with every area for which one of its CPV
 *strong* code of the taxonomy; a notice whose codes are only general_other codes is a negative
 example for every technology area; a notice with only weak or unmapped codes says nothing and is
 skipped.  Curated examples (`*.jsonl` with `gold_areas`, see tests/data/classifier/README.md)
-weigh more because they are Big Science notices written the way those buyers write.
+weigh more because they are Big Science notices written the way those buyers write.  The
+taxonomy's strong phrases are added as one-phrase documents labelled with their areas (general
+phrases as negatives): the TED corpus has few Big Science words and the curated set cannot show
+every one in seven languages, and the text model's character n-grams carry a phrase's stem into
+compounds and inflections the exact phrase rules miss ("Verdünnungskryostat", "radioaktiver").
 
 The stacker (`model.Stacker`) is fitted on the curated examples only: silver labels were made
 from the CPV codes, so on silver notices the CPV features would predict their own labels.  Its
 text-model feature must come from a model that did not see the example, so the curated set is
 split into `FOLDS` folds and the text model is refitted once per fold (out-of-fold
 probabilities).  The stacker's regularisation and the decision thresholds are chosen on those
-same folds: nothing in training reads the development set.
+same folds: nothing in training reads the development set.  F1 weighs a miss and a false alarm
+alike; for the core areas a miss costs more, so their thresholds are lowered until the folds'
+recall reaches `CORE_RECALL_FLOOR` (when a threshold of the grid can reach it).
 
 Inputs are sorted and de-duplicated before fitting and every solver is deterministic, so the same
 inputs give the same artifact byte for byte.  The committed artifact is built by
@@ -32,9 +38,9 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from monitor.classifier import model as text_model
-from monitor.classifier.core import STACK_FEATURES, gather, stack_features
+from monitor.classifier.core import STACK_FEATURES, gather, has_own_evidence, stack_features
 from monitor.classifier.rules import STRONG, find_cpv
-from monitor.classifier.taxonomy import AREA_IDS, GENERAL, Taxonomy, default_taxonomy
+from monitor.classifier.taxonomy import AREA_IDS, CORE_AREAS, GENERAL, Taxonomy, default_taxonomy
 from monitor.contract import Notice, from_record
 
 if TYPE_CHECKING:
@@ -42,12 +48,16 @@ if TYPE_CHECKING:
 
 CURATED_WEIGHT: Final = 3.0
 SILVER_WEIGHT: Final = 1.0
+LEXICON_WEIGHT: Final = 1.0
 MODEL_AREAS: Final = tuple(a for a in AREA_IDS if a != GENERAL)
 FOLDS: Final = 5
 # Inverse regularisation strengths tried for the stacker, and the threshold grid.
 STACKER_C: Final = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 THRESHOLDS: Final = tuple(round(0.05 * k, 2) for k in range(2, 19))
 MIN_POSITIVES_FOR_OWN_THRESHOLD: Final = 15
+# A core area's threshold is lowered (never raised) until its cross-validated recall reaches this:
+# a missed market survey for vacuum or magnets costs a company more than one extra notice.
+CORE_RECALL_FLOOR: Final = 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +156,38 @@ def curated_examples(path: Path) -> list[Example]:
     return examples
 
 
+def lexicon_examples(taxonomy: Taxonomy) -> list[Example]:
+    """One example per distinct strong phrase, labelled with every area that lists it.
+
+    A general_other phrase ("vacuum cleaner") is a negative for every area, unless a technology
+    area lists the same words too.  Stems lose their `*`: the text model sees the stem's n-grams.
+    """
+    areas_of: dict[str, set[str]] = {}
+    for area in taxonomy.areas:
+        for phrases in area.phrases.values():
+            for phrase in phrases:
+                labels = areas_of.setdefault(phrase.replace("*", ""), set())
+                if area.id != GENERAL:
+                    labels.add(area.id)
+    examples: list[Example] = []
+    for text, labels in sorted(areas_of.items()):
+        notice = Notice(source="taxonomy", source_id=text, title=text)
+        examples.append(Example(f"taxonomy:{text}", text, tuple(sorted(labels)), LEXICON_WEIGHT, notice))
+    return examples
+
+
 def load_examples(paths: Iterable[Path], taxonomy: Taxonomy | None = None) -> tuple[list[Example], dict[str, int]]:
-    """All examples from corpus paths (XML sources and curated .jsonl files), sorted by key."""
+    """All examples from corpus paths (XML sources and curated .jsonl files) and the taxonomy's
+    phrases, sorted by key."""
     taxonomy = taxonomy or default_taxonomy()
     paths = list(paths)
     xml_paths = [p for p in paths if p.suffix != ".jsonl"]
     examples, stats = silver_examples(xml_paths, taxonomy)
     curated = [e for p in paths if p.suffix == ".jsonl" for e in curated_examples(p)]
+    lexicon = lexicon_examples(taxonomy)
     stats["curated"] = len(curated)
-    return sorted(examples + curated, key=lambda e: (e.key, e.text)), stats
+    stats["lexicon"] = len(lexicon)
+    return sorted(examples + curated + lexicon, key=lambda e: (e.key, e.text)), stats
 
 
 def _out_of_fold_probabilities(
@@ -217,6 +250,21 @@ def _best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return best
 
 
+def _recall_floor(p: np.ndarray, y: np.ndarray, asserts: np.ndarray, threshold: float) -> float:
+    """The highest grid threshold <= `threshold` whose recall reaches CORE_RECALL_FLOOR.
+
+    `asserts` marks the rows with evidence of their own (`core.has_own_evidence`); when even the
+    lowest threshold misses the floor, `threshold` is kept: lowering it would add only noise.
+    """
+    positives = float(np.sum(y > 0))
+    if not positives:
+        return threshold
+    for candidate in [threshold, *sorted((t for t in THRESHOLDS if t < threshold), reverse=True)]:
+        if float(np.sum((p >= candidate) & asserts & (y > 0))) / positives >= CORE_RECALL_FLOOR:
+            return candidate
+    return threshold
+
+
 def fit_stacker(
     examples: list[Example], matrix: csr_matrix, taxonomy: Taxonomy
 ) -> tuple[text_model.Stacker, dict[str, float]]:
@@ -244,11 +292,18 @@ def fit_stacker(
     # Per-area thresholds only where the curated set has enough positives to say something,
     # and then only halfway from the shared threshold: a few examples must not swing it far.
     thresholds = np.full(n_areas, threshold)
+    asserts = has_own_evidence(x)
     for j in range(n_areas):
         rows = area_of_row == j
         if y[rows].sum() >= MIN_POSITIVES_FOR_OWN_THRESHOLD:
             own, _ = _best_threshold(p[rows], y[rows])
             thresholds[j] = round((threshold + own) / 2, 4)
+        if MODEL_AREAS[j] in CORE_AREAS:
+            thresholds[j] = _recall_floor(p[rows], y[rows], asserts[rows], float(thresholds[j]))
+    # The figure the train command reports: the folds' micro-F1 with the thresholds as applied.
+    predicted = (p >= thresholds[area_of_row]) & asserts
+    tp = float(np.sum(predicted & (y > 0)))
+    f1 = 2 * tp / (float(np.sum(predicted)) + float(np.sum(y > 0)))
     coef, intercept = _fit_logistic(x, y, c)
     n_features = len(STACK_FEATURES)
     stacker = text_model.Stacker(
@@ -276,7 +331,7 @@ def train(paths: Iterable[Path], out: Path = text_model.MODEL_PATH) -> dict[str,
 def _train(paths: Iterable[Path], out: Path) -> dict[str, int]:
     taxonomy = default_taxonomy()
     examples, stats = load_examples(paths, taxonomy)
-    if not examples:
+    if not stats["used"] and not stats["curated"]:  # the taxonomy's phrases alone are no corpus
         raise ValueError("no training examples found in the given paths")
     matrix = text_model.design_matrix([e.text for e in examples])
     coef, intercept = text_model.fit(matrix, [e.areas for e in examples], MODEL_AREAS, [e.weight for e in examples])
@@ -286,6 +341,7 @@ def _train(paths: Iterable[Path], out: Path) -> dict[str, int]:
         stacker, cv = fit_stacker(examples, matrix, taxonomy)
         summary = " " + " ".join(f"{k}={v}" for k, v in cv.items())
         stats["cv_micro_f1_x1000"] = round(1000 * float(cv["cv_micro_f1"]))
-    meta = f"examples={len(examples)} silver={stats['used']} curated={stats['curated']}{summary}"
+    counts = f"silver={stats['used']} curated={stats['curated']} lexicon={stats['lexicon']}"
+    meta = f"examples={len(examples)} {counts}{summary}"
     text_model.save(out, MODEL_AREAS, coef, intercept, meta, stacker)
     return stats
