@@ -212,17 +212,22 @@ def test_version_is_a_short_stable_string() -> None:
     assert len(CLASSIFIER_VERSION) == 12
 
 
-def test_dev_and_training_sets_do_not_overlap() -> None:
+def test_dev_test_and_training_sets_do_not_overlap() -> None:
     def titles(name: str) -> set[str]:
         lines = (DATA / name).read_text(encoding="utf-8").splitlines()
         return {json.loads(line)["title"].strip().lower() for line in lines if line.strip()}
 
-    assert not titles("dev.jsonl") & titles("train_curated.jsonl")
+    train, dev, test = titles("train_curated.jsonl"), titles("dev.jsonl"), titles("test.jsonl")
+    assert not dev & train
+    assert not test & train
+    assert not test & dev
 
 
-def test_dev_set_meets_the_brief() -> None:
-    rows = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+@pytest.mark.parametrize("name", ["dev.jsonl", "test.jsonl"])
+def test_evaluation_sets_meet_the_brief(name: str) -> None:
+    rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 150
     assert sum(1 for r in rows if not r["cpv_codes"]) / len(rows) >= 0.40
     gold = {a for r in rows for a in r["gold_areas"]}
     assert gold == set(AREA_IDS)
+    assert all(r["gold_areas"] == ["general_other"] or "general_other" not in r["gold_areas"] for r in rows)
