@@ -123,6 +123,12 @@ def test_no_purpose_split_without_a_phrase_before_it(title: str) -> None:
     assert any(h.area == "cryogenics" for h in hits)
 
 
+def test_evidence_says_what_the_item_is_for() -> None:
+    areas = {a["id"]: a["evidence"] for a in classify(notice("Vacuum chambers for the synchrotron", language="en"))}
+    assert "title mentions 'vacuum chamber'" in areas["vacuum"]
+    assert "title says it is for 'synchrotron'" in areas["accelerator_beam"]
+
+
 def test_the_installation_served_is_not_what_is_bought() -> None:
     """What is bought decides: converters for magnets are power, not magnets (guideline rule 3)."""
     areas = ids(notice("Power converters for the corrector magnets", language="en"))

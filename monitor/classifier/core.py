@@ -381,8 +381,13 @@ def _add_phrases(tallies: dict[str, _Tally], hits: list[PhraseHit]) -> None:
             first = W_PHRASE_TITLE if in_title else W_PHRASE_DESCRIPTION
             distinct = len({h.phrase for h in strong})
             tally.logit += first + W_PHRASE_EXTRA * min(distinct - 1, 3)
-            where = "title" if in_title else "description"
-            tally.reasons.append(f"{where} mentions {_quote(in_title or [h.phrase for h in strong])}")
+            if in_title and all(h.served for h in strong if h.field == "title"):
+                # "Vacuum chambers for the synchrotron": say that the synchrotron is what the
+                # item is for, so a reader sees why the area comes second.
+                tally.reasons.append(f"title says it is for {_quote(in_title)}")
+            else:
+                where = "title" if in_title else "description"
+                tally.reasons.append(f"{where} mentions {_quote(in_title or [h.phrase for h in strong])}")
             if in_title and len({h.phrase for h in strong}) > len(set(in_title)):
                 others = [h.phrase for h in strong if h.field != "title" and h.phrase not in in_title]
                 tally.reasons.append(f"description mentions {_quote(others)}")
