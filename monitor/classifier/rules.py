@@ -24,14 +24,15 @@ from monitor.classifier.text import joined, tokens
 STRONG: Final = "strong"
 WEAK: Final = "weak"
 # Purpose words that introduce what an item is for, in the taxonomy's languages (as `tokens`
-# gives them).  All languages at once: a wrongly detected language must not hide the split, and
-# none of these is a content word in another of the languages.
+# gives them).  All languages at once: a wrongly detected language must not hide the split.
+# Words that are common in another of the languages with another meaning stay out (Dutch "ten",
+# as in "ten behoeve van", is the English number).
 PURPOSE_WORDS: Final = frozenset(
     {
-        "for", "intended",  # en
+        "for",  # en
         "pour", "destiné", "destinée",  # fr
         "für", "zur", "zum",  # de
-        "voor", "ten",  # nl ("ten behoeve van")
+        "voor",  # nl
         "para", "destinado", "destinada",  # es
         "för", "till",  # sv
         "per", "destinato", "destinata", "destinati",  # it
