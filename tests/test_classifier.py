@@ -93,6 +93,23 @@ def test_false_friends_are_not_technology(title: str, description: str | None, a
 
 
 @pytest.mark.parametrize(
+    ("text", "language", "absent"),
+    [
+        # English phrases are tried on every notice: none may be a common word of another language.
+        ("Leverantören ska leverera vakuumpumpar", "sv", "telescopes_astro_instrumentation"),  # "shall"
+        ("Fourniture de pompes à vide, remise des offres le 15 mars", "fr", "space_systems"),  # March
+        ("Fourniture de pompes à vide, car le marché est alloti", "fr", "general_other"),  # because
+        ("Levering van vacuümpompen", "nl", "general_other"),  # of
+        ("Quadrupole mass spectrometer for the laboratory", "en", "magnets_superconductivity"),
+    ],
+)
+def test_common_words_of_other_languages_are_not_phrases(text: str, language: str, absent: str) -> None:
+    taxonomy = default_taxonomy()
+    hits = find_phrases(taxonomy, ("en", language), text, None)
+    assert absent not in {h.area for h in hits if h.ignored_because is None}
+
+
+@pytest.mark.parametrize(
     ("title", "bought", "served"),
     [
         ("Power converters for the corrector magnets", "power_electrical", "magnets_superconductivity"),
