@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from conftest import new_database_url
 
 from monitor.classifier import CLASSIFIER_VERSION, CORRECTION_EVIDENCE
+from monitor.classifier.evaluate import read_gold
+from monitor.classifier.training import curated_examples
 from monitor.cli import main
 from monitor.settings import PROJECT_ROOT
 
@@ -67,6 +69,11 @@ def test_corrections_win_survive_reclassification_and_export_as_training_data(tm
     (line,) = target.read_text(encoding="utf-8").splitlines()
     record = json.loads(line)
     assert record["source_id"] == "700001-2026" and record["gold_areas"] == after
+    # ... that `classifier train` and `classifier evaluate` read as they are.
+    (example,) = curated_examples(target)
+    assert example.curated and example.areas == tuple(sorted(a for a in after if a != "general_other"))
+    ((notice, gold),) = read_gold(target)
+    assert notice.source_id == "700001-2026" and set(gold) == set(after)
 
 
 def test_an_unknown_area_in_a_correction_is_one_clear_line(tmp_path: Path) -> None:
