@@ -236,15 +236,19 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, f
     return clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
 
 
+def _f1(predicted: np.ndarray, y: np.ndarray) -> float:
+    """Micro-F1 of boolean predictions against 0/1 targets (0.0 when nothing is right)."""
+    tp = float(np.sum(predicted & (y > 0)))
+    fp = float(np.sum(predicted & (y == 0)))
+    fn = float(np.sum(~predicted & (y > 0)))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
 def _best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(threshold, F1) maximising F1 over the grid; ties go to the lower threshold."""
     best = (0.5, -1.0)
     for t in THRESHOLDS:
-        predicted = p >= t
-        tp = float(np.sum(predicted & (y > 0)))
-        fp = float(np.sum(predicted & (y == 0)))
-        fn = float(np.sum(~predicted & (y > 0)))
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        f1 = _f1(p >= t, y)
         if f1 > best[1] + 1e-12:
             best = (float(t), f1)
     return best
@@ -301,9 +305,7 @@ def fit_stacker(
         if MODEL_AREAS[j] in CORE_AREAS:
             thresholds[j] = _recall_floor(p[rows], y[rows], asserts[rows], float(thresholds[j]))
     # The figure the train command reports: the folds' micro-F1 with the thresholds as applied.
-    predicted = (p >= thresholds[area_of_row]) & asserts
-    tp = float(np.sum(predicted & (y > 0)))
-    f1 = 2 * tp / (float(np.sum(predicted)) + float(np.sum(y > 0)))
+    f1 = _f1((p >= thresholds[area_of_row]) & asserts, y)
     coef, intercept = _fit_logistic(x, y, c)
     n_features = len(STACK_FEATURES)
     stacker = text_model.Stacker(
