@@ -7,11 +7,14 @@ to show the learned classifier ahead of both rule baselines.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from monitor.classifier.evaluate import CORE_AREAS, Report, evaluate, format_report, read_gold
+from monitor.classifier.evaluate import CORE_AREAS, Report, agreement, evaluate, format_report, read_gold, read_labels
+from monitor.cli import main
 
 DEV = Path(__file__).parent / "data" / "classifier" / "dev.jsonl"
 TEST = Path(__file__).parent / "data" / "classifier" / "test.jsonl"
@@ -63,3 +66,45 @@ def test_held_out_test_set_classifier_beats_both_baselines() -> None:
     f1 = {name: r.micro.f1 for name, r in reports.items()}
     assert f1["classifier"] > max(f1["cpv_only"], f1["phrase_only"])
     assert reports["classifier"].relevance_accuracy > reports["phrase_only"].relevance_accuracy
+
+
+def write_labels(path: Path, labels: dict[str, list[str]]) -> Path:
+    path.write_text("".join(json.dumps({"source_id": k, "gold_areas": v}) + "\n" for k, v in labels.items()))
+    return path
+
+
+def test_agreement_counts_what_two_readers_share(tmp_path: Path) -> None:
+    first = {"a": ["vacuum"], "b": ["magnets_superconductivity", "accelerator_beam"], "c": ["general_other"]}
+    second = {"a": ["vacuum"], "b": ["magnets_superconductivity"], "c": ["optics_photonics"]}
+    report = agreement(
+        read_labels(write_labels(tmp_path / "1.jsonl", first)), read_labels(write_labels(tmp_path / "2.jsonl", second))
+    )
+    micro = report.micro
+    assert (micro.tp, micro.fp, micro.fn) == (2, 1, 1)
+    assert report.per_area["accelerator_beam"].recall == 0.0
+    assert report.relevance_accuracy == 2 / 3
+    # Micro-F1 is the same whichever reading is taken as gold.
+    swapped = agreement(read_labels(tmp_path / "2.jsonl"), read_labels(tmp_path / "1.jsonl"))
+    assert swapped.micro.f1 == micro.f1 == 2 / 3
+
+
+def test_agreement_command_reads_a_gold_file_against_bare_labels(tmp_path: Path) -> None:
+    gold = {json.loads(line)["source_id"]: json.loads(line)["gold_areas"] for line in DEV.read_text().splitlines()}
+    other = write_labels(tmp_path / "second.jsonl", gold)
+    result = CliRunner().invoke(main, ["classifier", "agreement", str(DEV), str(other)])
+    assert result.exit_code == 0, result.output
+    assert "second" in result.output
+    micro_line = next(line for line in result.output.splitlines() if line.startswith("micro"))
+    assert micro_line.split()[-3:] == ["1.00", "1.00", "1.00"]
+
+
+def test_agreement_names_the_files_when_the_notices_differ(tmp_path: Path) -> None:
+    first = write_labels(tmp_path / "first.jsonl", {"a": ["vacuum"], "b": ["optics_photonics"]})
+    second = write_labels(tmp_path / "second.jsonl", {"a": ["vacuum"]})
+    result = CliRunner().invoke(main, ["classifier", "agreement", str(first), str(second)])
+    assert result.exit_code != 0
+    assert "first.jsonl and" in result.output and "second.jsonl" in result.output and "(b)" in result.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"source_id": "a", "gold_areas": ["warp_drive"]}\n')
+    result = CliRunner().invoke(main, ["classifier", "agreement", str(first), str(bad)])
+    assert result.exit_code != 0 and "bad.jsonl:1: unknown area(s) warp_drive" in result.output

@@ -1,4 +1,4 @@
-"""The `classifier` click group (`train`, `evaluate`); the lead registers it on the root CLI.
+"""The `classifier` click group (`train`, `evaluate`, `agreement`); the lead registers it on the root CLI.
 
 `classify --all` and `notices tag` need storage and live in `monitor/cli.py`; they call
 `monitor.classifier.classify` and `monitor.classifier.apply_corrections`.
@@ -60,3 +60,31 @@ def evaluate(file: Path, errors: bool) -> None:
     if errors:
         for title, gold, predicted in reports["classifier"].errors:
             click.echo(f"- {title}\n    gold: {', '.join(gold)}\n    got:  {', '.join(predicted)}")
+
+
+@classifier.command()
+@click.argument("first", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("others", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def agreement(first: Path, others: tuple[Path, ...]) -> None:
+    """How far other readers' labels (OTHERS) agree with FIRST on the same notices.
+
+    Every file is JSON lines with `source_id` and `gold_areas` (a gold file such as dev.jsonl, or
+    bare labels). Per-area P/R/F1 of each other reading, taken FIRST as gold; micro-F1 is the same
+    either way round. Two readers' agreement is the ceiling a classifier can be measured against.
+    """
+    from monitor.classifier.evaluate import agreement as compare
+    from monitor.classifier.evaluate import format_report, read_labels
+
+    try:
+        gold = read_labels(first)
+        labels = {path: read_labels(path) for path in others}
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    reports = {}
+    for path, other in labels.items():
+        try:
+            reports[path.stem] = compare(gold, other)
+        except ValueError as exc:
+            raise click.ClickException(f"{first} and {path}: {exc}") from exc
+    click.echo(f"agreement with {first}")
+    click.echo(format_report(reports))

@@ -6,6 +6,10 @@ phrases with their masks and vetoes, nothing else), both with the hand-set rule 
 Reported: per-area precision, recall, F1 and support; micro and macro F1 over the technology
 areas; and relevant-vs-general_other accuracy (does the system tell a Big Science technology
 notice from catering and cleaning).
+
+The same figures measure how far two people's labels for the same notices agree (`agreement`):
+a target is only as meaningful as the labels it is measured on, and two careful readers of one
+guideline still differ on secondary areas.
 """
 
 from __future__ import annotations
@@ -107,6 +111,48 @@ def read_gold(path: Path) -> list[tuple[Notice, set[str]]]:
     return items
 
 
+def read_labels(path: Path) -> dict[str, set[str]]:
+    """Areas by `source_id` from JSON lines with `source_id` and `gold_areas` (other keys ignored).
+
+    Reads both a full gold file (contract records + `gold_areas`) and a bare label file, so that a
+    second reader's labels need not repeat the notices.
+    """
+    labels: dict[str, set[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        record: dict[str, Any] = json.loads(line)
+        key = record.get("source_id")
+        gold = record.get("gold_areas")
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{path}:{number}: source_id is missing")
+        if key in labels:
+            raise ValueError(f"{path}:{number}: source_id {key} appears twice")
+        if not isinstance(gold, list) or not gold:
+            raise ValueError(f"{path}:{number}: gold_areas must be a non-empty list")
+        unknown = set(gold) - set(AREA_IDS)
+        if unknown:
+            raise ValueError(f"{path}:{number}: unknown area(s) {', '.join(sorted(unknown))}")
+        labels[key] = set(gold)
+    return labels
+
+
+def agreement(first: dict[str, set[str]], second: dict[str, set[str]]) -> Report:
+    """How far `second` agrees with `first`, scored as if `first` were gold.
+
+    Micro-F1 and relevance agreement do not depend on which reading is taken as gold (swapping
+    them swaps false positives and false negatives); per-area precision and recall do.
+    """
+    unmatched = sorted(first.keys() ^ second.keys())
+    if unmatched:
+        shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+        raise ValueError(f"the label sets cover different notices: {len(unmatched)} source_id(s) in one only ({shown})")
+    report = Report()
+    for key, gold in first.items():
+        report.add(key, gold, second[key])
+    return report
+
+
 def evaluate(items: list[tuple[Notice, set[str]]]) -> dict[str, Report]:
     """A report per system (classifier, cpv_only, phrase_only)."""
     reports = {name: Report() for name in SYSTEMS}
@@ -123,15 +169,19 @@ def evaluate(items: list[tuple[Notice, set[str]]]) -> dict[str, Report]:
 
 
 def format_report(reports: dict[str, Report]) -> str:
-    """A plain-text table: one row per area, P/R/F1 per system, then the summary lines."""
-    header = f"{'area':34} {'support':>7}  " + "  ".join(f"{name:^20}" for name in SYSTEMS)
-    sub = f"{'':34} {'':>7}  " + "  ".join(f"{'P':>6}{'R':>7}{'F1':>7}" for _ in SYSTEMS)
+    """A plain-text table: one row per area, P/R/F1 per system (column), then the summary lines.
+
+    Support is counted on the first report's gold; all reports must share that gold.
+    """
+    systems = list(reports)
+    header = f"{'area':34} {'support':>7}  " + "  ".join(f"{name[:20]:^20}" for name in systems)
+    sub = f"{'':34} {'':>7}  " + "  ".join(f"{'P':>6}{'R':>7}{'F1':>7}" for _ in systems)
     lines = [header, sub, "-" * len(header)]
-    first = reports[SYSTEMS[0]]
+    first = reports[systems[0]]
     for area in AREA_IDS:
         support = first.per_area[area].tp + first.per_area[area].fn
         cells = "  ".join(
-            f"{c.precision:6.2f}{c.recall:7.2f}{c.f1:7.2f}" for c in (reports[s].per_area[area] for s in SYSTEMS)
+            f"{c.precision:6.2f}{c.recall:7.2f}{c.f1:7.2f}" for c in (reports[s].per_area[area] for s in systems)
         )
         marker = "*" if area in CORE_AREAS else " "
         lines.append(f"{area + marker:34} {support:7d}  {cells}")
@@ -144,6 +194,6 @@ def format_report(reports: dict[str, Report]) -> str:
         ("macro F1", lambda r: f"{'':13}{r.macro_f1:7.2f}"),
         ("relevant-vs-general accuracy", lambda r: f"{'':13}{r.relevance_accuracy:7.2f}"),
     ):
-        lines.append(f"{label:34} {'':7}  " + "  ".join(getter(reports[s]) for s in SYSTEMS))
-    lines.append(f"notices: {first.total}; * = core area")
+        lines.append(f"{label:34} {'':7}  " + "  ".join(getter(reports[s]) for s in systems))
+    lines.append(f"notices: {first.total}; support: notices the gold tags with the area; * = core area")
     return "\n".join(lines)
