@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.classifier import CLASSIFIER_VERSION, apply_corrections, classify
+from monitor.classifier.evaluate import read_labels
 from monitor.classifier.rules import find_phrases
 from monitor.classifier.taxonomy import (
     AREA_IDS,
@@ -240,13 +241,15 @@ def test_dev_test_and_training_sets_do_not_overlap() -> None:
         lines = (DATA / name).read_text(encoding="utf-8").splitlines()
         return {json.loads(line)["title"].strip().lower() for line in lines if line.strip()}
 
-    train, dev, test = titles("train_curated.jsonl"), titles("dev.jsonl"), titles("test.jsonl")
+    train, dev, test, test2 = (titles(f"{name}.jsonl") for name in ("train_curated", "dev", "test", "test2"))
     assert not dev & train
     assert not test & train
+    assert not test2 & train
     assert not test & dev
+    assert not test2 & (dev | test)
 
 
-@pytest.mark.parametrize("name", ["dev.jsonl", "test.jsonl"])
+@pytest.mark.parametrize("name", ["dev.jsonl", "test.jsonl", "test2.jsonl"])
 def test_evaluation_sets_meet_the_brief(name: str) -> None:
     rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 150
@@ -254,3 +257,35 @@ def test_evaluation_sets_meet_the_brief(name: str) -> None:
     gold = {a for r in rows for a in r["gold_areas"]}
     assert gold == set(AREA_IDS)
     assert all(r["gold_areas"] == ["general_other"] or "general_other" not in r["gold_areas"] for r in rows)
+
+
+SYSTEM_AREAS = {"accelerator_beam", "telescopes_astro_instrumentation"}
+
+
+@pytest.mark.parametrize("name", ["dev", "test", "test2"])
+def test_evaluation_gold_is_two_readings_reconciled_then_rule_4_rechecked(name: str) -> None:
+    """Each evaluation set was read twice, then its system areas re-read twice under the precise rule 4.
+
+    `readings/NAME.{first,second,adjudication}` reconcile to `NAME.before-rule4`;
+    `readings/NAME.rule4-{first,second,adjudication}` reconcile to the gold, which differs from
+    `before-rule4` in the two system areas only (tests/data/classifier/README.md).
+    """
+
+    def read(stage: str) -> dict[str, set[str]]:
+        return read_labels(DATA / "readings" / f"{name}.{stage}.jsonl")
+
+    gold = read_labels(DATA / f"{name}.jsonl")
+    for first, second, adjudicated, result in (
+        (read("first"), read("second"), read("adjudication"), read("before-rule4")),
+        (read("rule4-first"), read("rule4-second"), read("rule4-adjudication"), gold),
+    ):
+        assert first.keys() == second.keys() == result.keys()
+        assert adjudicated.keys() == {key for key in first if first[key] != second[key]}
+        for key, areas in result.items():
+            if key in adjudicated:
+                assert areas == adjudicated[key], key
+                assert first[key] & second[key] <= areas <= first[key] | second[key], key
+            else:
+                assert areas == first[key], key
+    before = read("before-rule4")
+    assert all(gold[key] - SYSTEM_AREAS == before[key] - SYSTEM_AREAS for key in gold)
