@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from monitor.classifier import model as text_model
-from monitor.classifier.core import STACK_FEATURES
+from monitor.classifier.core import _F, STACK_FEATURES
 from monitor.classifier.taxonomy import default_taxonomy
 from monitor.classifier.training import (
     CORE_RECALL_FLOOR,
     MODEL_AREAS,
     THRESHOLDS,
     _recall_floor,
+    _stack_rows,
     curated_examples,
     lexicon_examples,
     train,
@@ -82,6 +83,21 @@ def test_taxonomy_phrases_become_training_documents_with_every_area_that_lists_t
     assert "*" not in "".join(by_text)  # stems are documents without their wildcard
     assert by_text["kryo"].areas == ("cryogenics",)
     assert all(e.weight == 1.0 and not e.curated for e in by_text.values())
+
+
+def test_stacker_also_sees_each_example_without_its_technology_phrases() -> None:
+    taxonomy = default_taxonomy()
+    examples = [e for e in curated_examples(CURATED) if e.notice.title.startswith("Turbomolecular")][:2]
+    assert examples
+    probabilities = {i: {a: 0.5 for a in MODEL_AREAS} for i in range(len(examples))}
+    x, y, fold, blind = _stack_rows(examples, list(range(len(examples))), probabilities, taxonomy)
+    n = len(MODEL_AREAS) * len(examples)
+    assert x.shape[0] == 2 * n and blind.sum() == n and not blind[:n].any()
+    assert (y[:n] == y[n:]).all() and (fold[:n] == fold[n:]).all()
+    phrase_columns = [_F[name] for name in ("strong_title", "strong_description", "weak_title", "weak_distinct")]
+    vacuum = MODEL_AREAS.index("vacuum")
+    assert x[vacuum, phrase_columns[0]] == 1.0  # the title names a turbomolecular pump ...
+    assert not x[blind][:, phrase_columns].any()  # ... the blind copy keeps no technology phrase
 
 
 def test_core_recall_floor_lowers_a_threshold_only_as_far_as_needed() -> None:
