@@ -8,8 +8,8 @@ areas; and relevant-vs-general_other accuracy (does the system tell a Big Scienc
 notice from catering and cleaning).
 
 The same figures measure how far two people's labels for the same notices agree (`agreement`):
-a target is only as meaningful as the labels it is measured on, and two careful readers of one
-guideline still differ on secondary areas.
+a target is only as meaningful as the labels it is measured on, and where two careful readers
+differ, no classifier can be scored above their agreement.
 """
 
 from __future__ import annotations
