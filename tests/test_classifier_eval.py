@@ -1,6 +1,6 @@
 """The classifier on the development set (never used for training) meets the issue's targets.
 
-The held-out test sets (`test.jsonl`, `test2.jsonl`, `test3.jsonl`, each written blind by another writer to the
+The held-out test sets (`test.jsonl` to `test4.jsonl`, each written blind by another writer to the
 labelling guideline, see tests/data/classifier/README.md) are reported in the README; here they
 only have to be read and to show the learned classifier ahead of both rule baselines.
 """
@@ -20,6 +20,7 @@ DEV = Path(__file__).parent / "data" / "classifier" / "dev.jsonl"
 TEST = Path(__file__).parent / "data" / "classifier" / "test.jsonl"
 TEST2 = Path(__file__).parent / "data" / "classifier" / "test2.jsonl"
 TEST3 = Path(__file__).parent / "data" / "classifier" / "test3.jsonl"
+TEST4 = Path(__file__).parent / "data" / "classifier" / "test4.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,8 @@ def test_classifier_beats_both_baselines(reports: dict[str, Report]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="micro-F1 0.896 (P 0.91, R 0.88), just below the issue's target 0.90; on the blind test sets "
-    "0.84, 0.90 and 0.92 (tests/data/classifier/README.md): errors are mostly secondary areas",
+    reason="micro-F1 0.896 (P 0.91, R 0.89), just below the issue's target 0.90; on the blind test sets "
+    "0.85, 0.91, 0.92 and 0.90 (tests/data/classifier/README.md): errors are mostly secondary areas",
 )
 def test_micro_f1_target(reports: dict[str, Report]) -> None:
     assert reports["classifier"].micro.f1 >= 0.90
@@ -50,7 +51,7 @@ def test_micro_f1_target(reports: dict[str, Report]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="core recall 15/20 = 0.75 for accelerator_beam and 10/12 = 0.83 for precision_mechatronics, below "
+    reason="core recall 16/20 = 0.80 for accelerator_beam and 10/12 = 0.83 for precision_mechatronics, below "
     "the issue's target 0.85; the seven other core areas reach 0.89-1.00",
 )
 def test_core_recall_target(reports: dict[str, Report]) -> None:
@@ -62,7 +63,7 @@ def test_relevance_accuracy_target(reports: dict[str, Report]) -> None:
     assert reports["classifier"].relevance_accuracy >= 0.95
 
 
-@pytest.mark.parametrize(("path", "size"), [(TEST, 200), (TEST2, 193), (TEST3, 178)])
+@pytest.mark.parametrize(("path", "size"), [(TEST, 200), (TEST2, 193), (TEST3, 178), (TEST4, 174)])
 def test_held_out_test_sets_classifier_beats_both_baselines(path: Path, size: int) -> None:
     reports = evaluate(read_gold(path))
     assert reports["classifier"].total == size
