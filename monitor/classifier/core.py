@@ -80,9 +80,10 @@ STACK_FEATURES: Final = (
     "title_served",  # the area's strong title phrases all name what the item is for, not the item
     "title_served_system",  # ... and the area is a system area (accelerator, telescope)
 )
-# The system areas are also tagged on a component made for their installation (the taxonomy's
-# definitions; rule 4 of tests/data/classifier/README.md), so "for the synchrotron" counts for
-# them where "for the magnets" does not.
+# The system areas also go, beside the technology area, on items specific to their installation
+# (the taxonomy's definitions; rule 4 of tests/data/classifier/README.md), so a served
+# "for the synchrotron" is kept apart from a served "for the magnets": how much it counts is
+# learned (vacuum chambers for the ring carry the area, ion pumps for it do not).
 SYSTEM_AREAS: Final = frozenset({"accelerator_beam", "telescopes_astro_instrumentation"})
 _F: Final = {name: i for i, name in enumerate(STACK_FEATURES)}
 
