@@ -242,13 +242,14 @@ def test_dev_test_and_training_sets_do_not_overlap() -> None:
         lines = (DATA / name).read_text(encoding="utf-8").splitlines()
         return {json.loads(line)["title"].strip().lower() for line in lines if line.strip()}
 
-    train, *held_out = (titles(f"{name}.jsonl") for name in ("train_curated", "dev", "test", "test2", "test3", "test4", "test5"))
+    names = ("train_curated", "dev", "test", "test2", "test3", "test4", "test5")
+    train, *held_out = (titles(f"{name}.jsonl") for name in names)
     for n, titles_n in enumerate(held_out):
         assert not titles_n & train
         assert not any(titles_n & earlier for earlier in held_out[:n])
 
 
-@pytest.mark.parametrize("name", ["dev.jsonl", "test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl"])
+@pytest.mark.parametrize("name", [f"{name}.jsonl" for name in ("dev", "test", "test2", "test3", "test4", "test5")])
 def test_evaluation_sets_meet_the_brief(name: str) -> None:
     rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 150
