@@ -41,19 +41,14 @@ def test_classifier_beats_both_baselines(reports: dict[str, Report]) -> None:
     assert f1["classifier"] > f1["phrase_only"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="micro-F1 0.899 (P 0.91, R 0.89), just below the issue's target 0.90; on the decisive blind test set "
-    "test5 0.902 (tests/data/classifier/README.md): errors are mostly secondary areas",
-)
 def test_micro_f1_target(reports: dict[str, Report]) -> None:
     assert reports["classifier"].micro.f1 >= 0.90
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="core recall 16/20 = 0.80 for accelerator_beam and 10/12 = 0.83 for precision_mechatronics, below "
-    "the issue's target 0.85; the seven other core areas reach 0.89-1.00",
+    reason="core recall 16/20 = 0.80 for accelerator_beam, below the issue's target 0.85; the eight other core "
+    "areas reach 0.89-1.00 (tests/data/classifier/README.md)",
 )
 def test_core_recall_target(reports: dict[str, Report]) -> None:
     recall = {a: reports["classifier"].per_area[a].recall for a in CORE_AREAS}
