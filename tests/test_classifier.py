@@ -22,6 +22,8 @@ from monitor.classifier.taxonomy import (
 from monitor.contract import Notice
 
 DATA = Path(__file__).parent / "data" / "classifier"
+# Every evaluation set: the development set and the held-out test sets (data README).
+EVALUATION_SETS = ("dev", "test", "test2", "test3", "test4", "test5", "test6")
 
 
 def notice(title: str, description: str | None = None, **extra: object) -> Notice:
@@ -242,14 +244,13 @@ def test_dev_test_and_training_sets_do_not_overlap() -> None:
         lines = (DATA / name).read_text(encoding="utf-8").splitlines()
         return {json.loads(line)["title"].strip().lower() for line in lines if line.strip()}
 
-    names = ("train_curated", "dev", "test", "test2", "test3", "test4", "test5")
-    train, *held_out = (titles(f"{name}.jsonl") for name in names)
+    train, *held_out = (titles(f"{name}.jsonl") for name in ("train_curated", *EVALUATION_SETS))
     for n, titles_n in enumerate(held_out):
         assert not titles_n & train
         assert not any(titles_n & earlier for earlier in held_out[:n])
 
 
-@pytest.mark.parametrize("name", [f"{name}.jsonl" for name in ("dev", "test", "test2", "test3", "test4", "test5")])
+@pytest.mark.parametrize("name", [f"{name}.jsonl" for name in EVALUATION_SETS])
 def test_evaluation_sets_meet_the_brief(name: str) -> None:
     rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 150
@@ -259,7 +260,7 @@ def test_evaluation_sets_meet_the_brief(name: str) -> None:
     assert all(r["gold_areas"] == ["general_other"] or "general_other" not in r["gold_areas"] for r in rows)
 
 
-@pytest.mark.parametrize("name", ["dev", "test", "test2", "test3", "test4", "test5"])
+@pytest.mark.parametrize("name", EVALUATION_SETS)
 def test_evaluation_gold_is_two_readings_reconciled(name: str) -> None:
     """Each evaluation set was read twice and the differences adjudicated; the sets written before
     rule 4 was made precise then had their system areas re-read twice the same way.

@@ -1,6 +1,6 @@
 """The classifier on the development set (never used for training) meets the issue's targets.
 
-The held-out test sets (`test.jsonl` to `test5.jsonl`, each written blind by another writer to the
+The held-out test sets (`test.jsonl` to `test6.jsonl`, each written blind by another writer to the
 labelling guideline, see tests/data/classifier/README.md) are reported in the README; here they
 only have to be read and to show the learned classifier ahead of both rule baselines.
 """
@@ -22,6 +22,7 @@ TEST2 = Path(__file__).parent / "data" / "classifier" / "test2.jsonl"
 TEST3 = Path(__file__).parent / "data" / "classifier" / "test3.jsonl"
 TEST4 = Path(__file__).parent / "data" / "classifier" / "test4.jsonl"
 TEST5 = Path(__file__).parent / "data" / "classifier" / "test5.jsonl"
+TEST6 = Path(__file__).parent / "data" / "classifier" / "test6.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_micro_f1_target(reports: dict[str, Report]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="core recall 16/20 = 0.80 for accelerator_beam, below the issue's target 0.85; the eight other core "
+    reason="core recall 15/20 = 0.75 for accelerator_beam, below the issue's target 0.85; the eight other core "
     "areas reach 0.89-1.00 (tests/data/classifier/README.md)",
 )
 def test_core_recall_target(reports: dict[str, Report]) -> None:
@@ -59,7 +60,9 @@ def test_relevance_accuracy_target(reports: dict[str, Report]) -> None:
     assert reports["classifier"].relevance_accuracy >= 0.95
 
 
-@pytest.mark.parametrize(("path", "size"), [(TEST, 200), (TEST2, 193), (TEST3, 178), (TEST4, 174), (TEST5, 473)])
+@pytest.mark.parametrize(
+    ("path", "size"), [(TEST, 200), (TEST2, 193), (TEST3, 178), (TEST4, 174), (TEST5, 473), (TEST6, 426)]
+)
 def test_held_out_test_sets_classifier_beats_both_baselines(path: Path, size: int) -> None:
     reports = evaluate(read_gold(path))
     assert reports["classifier"].total == size
