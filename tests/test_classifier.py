@@ -10,7 +10,7 @@ import pytest
 from monitor.classifier import CLASSIFIER_VERSION, apply_corrections, classify
 from monitor.classifier.core import SYSTEM_AREAS
 from monitor.classifier.evaluate import read_labels
-from monitor.classifier.rules import find_phrases
+from monitor.classifier.rules import find_item, find_phrases
 from monitor.classifier.taxonomy import (
     AREA_IDS,
     TAXONOMY_PATH,
@@ -60,6 +60,57 @@ def test_taxonomy_errors_name_file_and_area(tmp_path: Path, snippet: str, messag
     assert str(path) in str(error.value)
     assert "vacuum" in str(error.value)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("item_kinds:\n  spare_parts: {en: [spare part]}\n", "item_kinds: must map installation and general"),
+        ("item_kinds:\n  installation: {en: [mirror]}\n  general: {fr: [mirror]}\n", "mirror listed as both kinds"),
+        ("item_kinds:\n  general: {xx: [pump]}\n", "item_kinds.general.xx: language is not one of"),
+    ],
+)
+def test_item_kind_errors_name_file_and_entry(tmp_path: Path, snippet: str, message: str) -> None:
+    text = TAXONOMY_PATH.read_text(encoding="utf-8")
+    head, _, rest = text.partition("\nitem_kinds:\n")
+    rest = rest[rest.index("\nareas:\n") :]  # drop the packaged item_kinds block
+    path = tmp_path / "taxonomy.yaml"
+    with pytest.raises(TaxonomyError) as error:
+        parse_taxonomy(head + "\n" + snippet + rest, path)
+    assert str(path) in str(error.value)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("title", "kind", "phrase"),
+    [
+        # The first item phrase from the start of the title names what is bought.
+        ("Ion pumps for the vacuum chambers of the storage ring", "general", "ion pump"),
+        ("Vacuum chambers for the storage ring", "installation", "vacuum chamber"),
+        ("Fertigung geschweißter Edelstahl-Vakuumkammern für den Super-FRS", "installation", "*vakuumkammer*"),
+        ("Ramavtal för klystroner till linjäracceleratorn", "general", "klystron*"),
+        ("Fornitura di lenti in fluoruro di calcio per lo spettrografo", "installation", "lenti"),
+        ("Estudio de viabilidad de una nueva línea de luz", "general", "estudio de viabilidad"),
+    ],
+)
+def test_the_item_a_title_buys(title: str, kind: str, phrase: str) -> None:
+    taxonomy = default_taxonomy()
+    item = find_item(taxonomy, taxonomy.languages, title)
+    assert item is not None
+    assert (item.kind, item.phrase) == (kind, phrase)
+
+
+def test_a_title_without_an_item_phrase_names_no_item() -> None:
+    taxonomy = default_taxonomy()
+    assert find_item(taxonomy, taxonomy.languages, "Invitation to tender") is None
+
+
+def test_system_area_beside_items_made_for_the_installation_only() -> None:
+    """Rule 4: the accelerator goes beside chambers made for the ring, not beside pumps bought for it."""
+    chambers = classify(notice("Vacuum chambers for the synchrotron", language="en"))
+    accelerator = next(a for a in chambers if a["id"] == "accelerator_beam")
+    assert "'vacuum chamber' is made for the installation" in accelerator["evidence"]
+    assert "accelerator_beam" not in ids(notice("Ion pumps for the synchrotron", language="en"))
 
 
 @pytest.mark.parametrize(

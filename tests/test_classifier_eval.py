@@ -43,11 +43,6 @@ def test_micro_f1_target(reports: dict[str, Report]) -> None:
     assert reports["classifier"].micro.f1 >= 0.90
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core recall 15/20 = 0.75 for accelerator_beam, below the issue's target 0.85; the eight other core "
-    "areas reach 0.89-1.00 (tests/data/classifier/README.md)",
-)
 def test_core_recall_target(reports: dict[str, Report]) -> None:
     recall = {a: reports["classifier"].per_area[a].recall for a in CORE_AREAS}
     assert all(r >= 0.85 for r in recall.values()), {a: f"{r:.3f}" for a, r in recall.items()}

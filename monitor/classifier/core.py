@@ -23,7 +23,16 @@ from typing import Any, Final
 import numpy as np
 
 from monitor.classifier import model as text_model
-from monitor.classifier.rules import STRONG, CpvHit, PhraseHit, find_cpv, find_phrases, phrase_languages
+from monitor.classifier.rules import (
+    STRONG,
+    CpvHit,
+    ItemHit,
+    PhraseHit,
+    find_cpv,
+    find_item,
+    find_phrases,
+    phrase_languages,
+)
 from monitor.classifier.taxonomy import GENERAL, TAXONOMY_PATH, Taxonomy, default_taxonomy
 from monitor.classifier.text import detect_language
 from monitor.contract import Notice
@@ -79,6 +88,8 @@ STACK_FEATURES: Final = (
     "all_languages",  # the notice's language was unknown: phrases of every language were tried
     "title_served",  # the area's strong title phrases all name what the item is for, not the item
     "title_served_system",  # ... and the area is a system area (accelerator, telescope)
+    "system_item_installation",  # a system area with evidence, and the title buys an item made for one
+    "system_item_general",  # ... and the title buys a product, material, service or works
 )
 # The system areas also go, beside the technology area, on items specific to their installation
 # (the taxonomy's definitions; rule 4 of tests/data/classifier/README.md), so a served
@@ -137,6 +148,7 @@ class Evidence:
     model: dict[str, float]
     notes: list[str]
     all_languages: bool = False
+    item: ItemHit | None = None  # what the title buys, when a taxonomy `item_kinds` phrase names it
 
 
 def gather(
@@ -170,12 +182,13 @@ def gather(
     languages = taxonomy.languages if all_languages else phrase_languages(language, taxonomy)
     phrases = find_phrases(taxonomy, languages, notice.title, notice.description)
     cpv = find_cpv(taxonomy, notice.cpv_codes)
+    item = find_item(taxonomy, languages, notice.title)
     scores: dict[str, float] = {}
     if model is not False:
         loaded = default_model() if model is True else model
         if loaded is not None:
             scores = loaded.predict(text)
-    return Evidence(language, language_note, phrases, cpv, scores, notes, all_languages)
+    return Evidence(language, language_note, phrases, cpv, scores, notes, all_languages, item)
 
 
 def stack_features(
@@ -259,6 +272,15 @@ def stack_features(
     for area, i in row_of.items():
         if decisive - {area}:
             rows[i][_F["other_area_strong"]] = 1.0
+    if evidence.item is not None:
+        # Rule 4: the system area goes beside the technology area for items made for the
+        # installation, not for what any installation buys.  Only where the system area has
+        # evidence of its own, so the item's kind never asserts an area by itself.
+        kind = "system_item_installation" if evidence.item.kind == "installation" else "system_item_general"
+        for area in SYSTEM_AREAS & row_of.keys():
+            row = rows[row_of[area]]
+            if area in strong or area in weak or row[_F["text_logit"]] > 0:
+                row[_F[kind]] = 1.0
     if not notice.description:
         shared[_F["title_only"]] = 1.0
     if evidence.all_languages:
@@ -339,6 +361,10 @@ def score(
             tally = tallies[area_id]
             tally.logit += push
             tally.reasons.append(f"buyer {organisation.name} often buys this")
+    if evidence.item is not None and evidence.item.kind == "installation":
+        for area_id in SYSTEM_AREAS:
+            if tallies[area_id].reasons:  # only beside evidence the area already has
+                tallies[area_id].reasons.append(f"'{evidence.item.phrase}' is made for the installation")
     loaded = default_model() if model is True else (model or None)
     decided: dict[str, tuple[float, bool]]
     if use_phrases and use_cpv and use_model and use_prior and loaded is not None and loaded.stacker is not None:

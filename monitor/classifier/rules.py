@@ -57,6 +57,14 @@ class PhraseHit:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemHit:
+    """What the title buys: `kind` of `taxonomy.ITEM_KINDS`, named by `phrase`."""
+
+    kind: str
+    phrase: str
+
+
+@dataclass(frozen=True, slots=True)
 class CpvHit:
     """A CPV code of the notice that is evidence for `area` (`main`: the first, main code)."""
 
@@ -67,47 +75,43 @@ class CpvHit:
     main: bool
 
 
-class PhraseMatcher:
-    """All phrases for one set of languages, indexed for token-level longest match."""
+Target = tuple[str, ...]
 
-    def __init__(self, taxonomy: Taxonomy, languages: tuple[str, ...]) -> None:
-        self.exact: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
+
+class PhraseIndex:
+    """Phrases indexed for token-level longest match; each phrase carries a target tuple."""
+
+    def __init__(self, entries: list[tuple[str, Target]]) -> None:
+        self.exact: dict[tuple[str, ...], list[Target]] = {}
         self.first: set[str] = set()
         self.max_len = 1
-        prefixes: dict[str, list[tuple[str, str, str]]] = {}
-        infixes: dict[str, list[tuple[str, str, str]]] = {}
-        self.unless: dict[tuple[str, str], tuple[str, ...]] = {}
-        self.veto: dict[str, list[tuple[str, str]]] = {}
-        for area in taxonomy.areas:
-            for strength, groups in ((STRONG, area.phrases), (WEAK, area.weak_phrases)):
-                for lang in languages:
-                    for phrase in groups.get(lang, ()):
-                        target = (area.id, strength, phrase)
-                        if phrase.endswith("*") and " " not in phrase:
-                            stem = tokens(phrase.strip("*"))
-                            if len(stem) != 1:
-                                continue
-                            bucket = infixes if phrase.startswith("*") else prefixes
-                            bucket.setdefault(stem[0], []).append(target)
-                            continue
-                        key = tuple(tokens(phrase))
-                        if not key:
-                            continue
-                        self.exact.setdefault(key, []).append(target)
-                        self.first.add(key[0])
-                        self.max_len = max(self.max_len, len(key))
-            for phrase, contexts in area.unless.items():
-                self.unless[(area.id, phrase)] = tuple(joined(tokens(c)) for c in contexts)
-            self.veto[area.id] = [(c, joined(tokens(c))) for lang in languages for c in area.veto.get(lang, ())]
-        self.prefixes = prefixes
-        self.infixes = infixes
+        self.prefixes: dict[str, list[Target]] = {}
+        self.infixes: dict[str, list[Target]] = {}
+        for phrase, target in entries:
+            if phrase.endswith("*") and " " not in phrase:
+                stem = tokens(phrase.strip("*"))
+                if len(stem) != 1:
+                    continue
+                bucket = self.infixes if phrase.startswith("*") else self.prefixes
+                bucket.setdefault(stem[0], []).append(target)
+                continue
+            key = tuple(tokens(phrase))
+            if not key:
+                continue
+            self.exact.setdefault(key, []).append(target)
+            self.first.add(key[0])
+            self.max_len = max(self.max_len, len(key))
         # Longest stem first so that "kryostat" is credited to the longer, more specific stem.
-        self._prefix_re = _alternation(prefixes, anchored=True)
-        self._infix_re = _alternation(infixes, anchored=False)
+        self._prefix_re = _alternation(self.prefixes, anchored=True)
+        self._infix_re = _alternation(self.infixes, anchored=False)
 
-    def find(self, words: list[str]) -> list[tuple[int, str, str, str]]:
-        """(position, area, strength, phrase) of the phrases in `words`, longest match first."""
-        found: list[tuple[int, str, str, str]] = []
+    def find(self, words: list[str], *, first_only: bool = False) -> list[tuple[int, Target]]:
+        """(position, target) of the phrases in `words`, longest match first.
+
+        An exact phrase beats a prefix stem, which beats an infix stem, at the same position.
+        `first_only`: stop at the first position where anything matches.
+        """
+        found: list[tuple[int, Target]] = []
         i = 0
         n = len(words)
         while i < n:
@@ -118,7 +122,7 @@ class PhraseMatcher:
                 for length in range(min(self.max_len, n - i), 0, -1):
                     targets = self.exact.get(tuple(words[i : i + length]))
                     if targets:
-                        found.extend((i, *t) for t in targets)
+                        found.extend((i, t) for t in targets)
                         step = length
                         matched = True
                         break
@@ -126,21 +130,70 @@ class PhraseMatcher:
                 if self._prefix_re is not None:
                     m = self._prefix_re.match(word)
                     if m:
-                        found.extend((i, *t) for t in self.prefixes[m.group(0)])
+                        found.extend((i, t) for t in self.prefixes[m.group(0)])
                         matched = True
                 if not matched and self._infix_re is not None:
                     m = self._infix_re.search(word)
                     if m:
-                        found.extend((i, *t) for t in self.infixes[m.group(0)])
+                        found.extend((i, t) for t in self.infixes[m.group(0)])
+            if found and first_only:
+                break
             i += step
         return found
 
 
-def _alternation(stems: dict[str, list[tuple[str, str, str]]], *, anchored: bool) -> re.Pattern[str] | None:
+class PhraseMatcher:
+    """All area phrases for one set of languages, with their `unless` and `veto` contexts."""
+
+    def __init__(self, taxonomy: Taxonomy, languages: tuple[str, ...]) -> None:
+        entries: list[tuple[str, Target]] = []
+        self.unless: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.veto: dict[str, list[tuple[str, str]]] = {}
+        for area in taxonomy.areas:
+            for strength, groups in ((STRONG, area.phrases), (WEAK, area.weak_phrases)):
+                for lang in languages:
+                    entries.extend((phrase, (area.id, strength, phrase)) for phrase in groups.get(lang, ()))
+            for phrase, contexts in area.unless.items():
+                self.unless[(area.id, phrase)] = tuple(joined(tokens(c)) for c in contexts)
+            self.veto[area.id] = [(c, joined(tokens(c))) for lang in languages for c in area.veto.get(lang, ())]
+        self.index = PhraseIndex(entries)
+
+    def find(self, words: list[str]) -> list[tuple[int, str, str, str]]:
+        """(position, area, strength, phrase) of the phrases in `words`, longest match first."""
+        return [(position, *target) for position, target in self.index.find(words)]  # type: ignore[misc]
+
+
+def _alternation(stems: dict[str, list[Target]], *, anchored: bool) -> re.Pattern[str] | None:
     if not stems:
         return None
     body = "|".join(re.escape(s) for s in sorted(stems, key=lambda s: (-len(s), s)))
     return re.compile(f"^(?:{body})" if anchored else f"(?:{body})")
+
+
+@lru_cache(maxsize=64)
+def _item_index(taxonomy: Taxonomy, languages: tuple[str, ...]) -> PhraseIndex:
+    return PhraseIndex(
+        [
+            (phrase, (kind, phrase))
+            for kind, per_language in taxonomy.item_kinds.items()
+            for lang in languages
+            for phrase in per_language.get(lang, ())
+        ]
+    )
+
+
+def find_item(taxonomy: Taxonomy, languages: tuple[str, ...], title: str) -> ItemHit | None:
+    """The item a title buys: the first `item_kinds` phrase in it, or None when there is none.
+
+    "Ion pumps for the vacuum chambers of the ring" buys pumps (general), "Vacuum chambers for
+    the ring" buys chambers (installation): the words before the purpose split name the item,
+    and reading from the start finds them first.
+    """
+    found = _item_index(taxonomy, languages).find(tokens(title), first_only=True)
+    if not found:
+        return None
+    kind, phrase = found[0][1]
+    return ItemHit(kind, phrase)
 
 
 @lru_cache(maxsize=64)

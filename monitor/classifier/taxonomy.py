@@ -51,7 +51,10 @@ _AREA_KEYS: Final = frozenset(
         "veto",
     }
 )
-_TOP_KEYS: Final = frozenset({"version", "languages", "organisations", "areas"})
+_TOP_KEYS: Final = frozenset({"version", "languages", "organisations", "item_kinds", "areas"})
+# Kinds of item a title buys (`item_kinds` in the file; `rules.find_item`): made for one
+# installation, or a product, material, service or works any installation may buy.
+ITEM_KINDS: Final = ("installation", "general")
 
 
 class TaxonomyError(ConfigurationError):
@@ -100,6 +103,7 @@ class Taxonomy:
     areas: tuple[Area, ...]
     organisations: dict[str, Organisation]
     sha256: str
+    item_kinds: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def area(self, area_id: str) -> Area:
         """The area with this id (KeyError when unknown)."""
@@ -235,13 +239,30 @@ def parse_taxonomy(text: str, path: Path) -> Taxonomy:
             areas={k: float(v) for k, v in pushes.items()},
         )
     order = {area_id: i for i, area_id in enumerate(AREA_IDS)}
+    item_kinds = _item_kinds(path, data.get("item_kinds"), languages)
     return Taxonomy(
         version=str(data.get("version") or "0"),
         languages=languages,
         areas=tuple(sorted(areas, key=lambda a: order[a.id])),
         organisations=organisations,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        item_kinds=item_kinds,
     )
+
+
+def _item_kinds(path: Path, value: Any, languages: tuple[str, ...]) -> dict[str, dict[str, tuple[str, ...]]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or set(value) - set(ITEM_KINDS):
+        raise _fail(path, "item_kinds", f"must map {' and '.join(ITEM_KINDS)} to phrases per language")
+    kinds = {kind: _per_language(path, f"item_kinds.{kind}", value.get(kind), languages) for kind in ITEM_KINDS}
+    # A phrase of both kinds (in any two languages: English applies to every notice) would make
+    # the answer depend on file order.
+    installation, general = ({p for items in kinds[k].values() for p in items} for k in ITEM_KINDS)
+    both = installation & general
+    if both:
+        raise _fail(path, "item_kinds", f"phrase(s) {', '.join(sorted(both))} listed as both kinds")
+    return kinds
 
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
