@@ -65,9 +65,12 @@ def test_taxonomy_errors_name_file_and_area(tmp_path: Path, snippet: str, messag
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
-        ("item_kinds:\n  spare_parts: {en: [spare part]}\n", "item_kinds: must map installation and general"),
-        ("item_kinds:\n  installation: {en: [mirror]}\n  general: {fr: [mirror]}\n", "mirror listed as both kinds"),
-        ("item_kinds:\n  general: {xx: [pump]}\n", "item_kinds.general.xx: language is not one of"),
+        ("item_kinds:\n  spare_parts: {en: [spare part]}\n", "item_kinds: must map some of installation, product"),
+        (
+            "item_kinds:\n  installation: {en: [mirror]}\n  product: {fr: [mirror]}\n",
+            "'mirror' listed as both installation and product",
+        ),
+        ("item_kinds:\n  product: {xx: [pump]}\n", "item_kinds.product.xx: language is not one of"),
     ],
 )
 def test_item_kind_errors_name_file_and_entry(tmp_path: Path, snippet: str, message: str) -> None:
@@ -85,12 +88,14 @@ def test_item_kind_errors_name_file_and_entry(tmp_path: Path, snippet: str, mess
     ("title", "kind", "phrase"),
     [
         # The first item phrase from the start of the title names what is bought.
-        ("Ion pumps for the vacuum chambers of the storage ring", "general", "ion pump"),
+        ("Ion pumps for the vacuum chambers of the storage ring", "product", "ion pump"),
         ("Vacuum chambers for the storage ring", "installation", "vacuum chamber"),
         ("Fertigung geschweißter Edelstahl-Vakuumkammern für den Super-FRS", "installation", "*vakuumkammer*"),
-        ("Ramavtal för klystroner till linjäracceleratorn", "general", "klystron*"),
+        ("Ramavtal för klystroner till linjäracceleratorn", "product", "klystron*"),
         ("Fornitura di lenti in fluoruro di calcio per lo spettrografo", "installation", "lenti"),
-        ("Estudio de viabilidad de una nueva línea de luz", "general", "estudio de viabilidad"),
+        ("Estudio de viabilidad de una nueva línea de luz", "service", "estudio de viabilidad"),
+        ("Fourniture de lingots de silicium monocristallin", "material", "lingot"),
+        ("Génie civil du bâtiment des cibles", "works", "génie civil"),
     ],
 )
 def test_the_item_a_title_buys(title: str, kind: str, phrase: str) -> None:
@@ -98,6 +103,16 @@ def test_the_item_a_title_buys(title: str, kind: str, phrase: str) -> None:
     item = find_item(taxonomy, taxonomy.languages, title)
     assert item is not None
     assert (item.kind, item.phrase) == (kind, phrase)
+
+
+def test_rule5_areas_follow_what_is_bought() -> None:
+    """Rule 5: engineering services when a service is bought, materials when a material is."""
+    study = classify(notice("Feasibility study for a new beamline", language="en"))
+    assert study[0]["id"] == "engineering_rd_services"
+    assert "the title buys a service ('feasibility study')" in study[0]["evidence"]
+    sheets = classify(notice("Supply of niobium sheets", language="en"))
+    assert sheets[0]["id"] == "materials_coatings"
+    assert "the title buys a material ('sheet')" in sheets[0]["evidence"]
 
 
 def test_a_title_without_an_item_phrase_names_no_item() -> None:

@@ -85,6 +85,27 @@ def test_taxonomy_phrases_become_training_documents_with_every_area_that_lists_t
     assert all(e.weight == 1.0 and not e.curated for e in by_text.values())
 
 
+def test_technology_phrases_say_nothing_about_the_system_areas() -> None:
+    """A magnets phrase is no negative example for the accelerator: rule 4 decides by context."""
+    by_text = {e.text: e for e in lexicon_examples(default_taxonomy())}
+    assert by_text["kryo"].silent == ("accelerator_beam", "telescopes_astro_instrumentation")
+    assert by_text["crab cavity"].silent == ("telescopes_astro_instrumentation",)
+    assert by_text["vacuum cleaner"].silent == ()  # general phrases stay negatives for every area
+
+
+def test_silent_rows_are_left_out_of_that_area_only() -> None:
+    texts = ["dipole magnet", "dipole magnet", "quadrupole lens", "office chair"]
+    labels = [("magnets_superconductivity",), ("magnets_superconductivity", "accelerator_beam"), (), ()]
+    areas = ("accelerator_beam", "magnets_superconductivity")
+    matrix = text_model.design_matrix(texts)
+    loud, _ = text_model.fit(matrix, labels, areas, [1.0] * 4)
+    quiet, _ = text_model.fit(matrix, labels, areas, [1.0] * 4, silent=[("accelerator_beam",), (), (), ()])
+    assert (quiet[1] == loud[1]).all()  # magnets: the same problem
+    dipole = text_model.vectorise("dipole magnet")
+    # accelerator: the first row no longer counts against "dipole magnet"
+    assert float(quiet[0][dipole[0]] @ dipole[1]) > float(loud[0][dipole[0]] @ dipole[1])
+
+
 def test_stacker_also_sees_each_example_without_its_technology_phrases() -> None:
     taxonomy = default_taxonomy()
     examples = [e for e in curated_examples(CURATED) if e.notice.title.startswith("Turbomolecular")][:2]

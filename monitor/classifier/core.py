@@ -90,12 +90,17 @@ STACK_FEATURES: Final = (
     "title_served_system",  # ... and the area is a system area (accelerator, telescope)
     "system_item_installation",  # a system area with evidence, and the title buys an item made for one
     "system_item_general",  # ... and the title buys a product, material, service or works
+    "rule5_item",  # engineering services / materials, and the title buys a service / a material
+    "rule5_item_other",  # ... and the title buys an item of another kind
 )
 # The system areas also go, beside the technology area, on items specific to their installation
 # (the taxonomy's definitions; rule 4 of tests/data/classifier/README.md), so a served
 # "for the synchrotron" is kept apart from a served "for the magnets": how much it counts is
 # learned (vacuum chambers for the ring carry the area, ion pumps for it do not).
 SYSTEM_AREAS: Final = frozenset({"accelerator_beam", "telescopes_astro_instrumentation"})
+# Rule 5: engineering services only when a service is bought, materials only when a material or a
+# materials process is (not for goods made of it): the area and the item kind that carries it.
+RULE5_KINDS: Final = {"engineering_rd_services": "service", "materials_coatings": "material"}
 _F: Final = {name: i for i, name in enumerate(STACK_FEATURES)}
 
 
@@ -275,12 +280,15 @@ def stack_features(
     if evidence.item is not None:
         # Rule 4: the system area goes beside the technology area for items made for the
         # installation, not for what any installation buys.  Only where the system area has
-        # evidence of its own, so the item's kind never asserts an area by itself.
+        # evidence of its own, so the item's kind never asserts a system area by itself.
         kind = "system_item_installation" if evidence.item.kind == "installation" else "system_item_general"
         for area in SYSTEM_AREAS & row_of.keys():
             row = rows[row_of[area]]
             if area in strong or area in weak or row[_F["text_logit"]] > 0:
                 row[_F[kind]] = 1.0
+        for area, carrier in RULE5_KINDS.items():
+            if area in row_of:
+                rows[row_of[area]][_F["rule5_item" if evidence.item.kind == carrier else "rule5_item_other"]] = 1.0
     if not notice.description:
         shared[_F["title_only"]] = 1.0
     if evidence.all_languages:
@@ -315,11 +323,12 @@ def _stacked_probabilities(
 def has_own_evidence(x: np.ndarray) -> np.ndarray:
     """Rows of `stack_features` output with evidence from the notice itself (bool per row).
 
-    The buyer alone never asserts an area: a phrase, a CPV code or the text model must speak.
+    The buyer alone never asserts an area: a phrase, a CPV code or the text model must speak (or,
+    for the two areas of rule 5, the title naming a service or a material as what is bought).
     """
     own = x[:, _F["strong_title"]] + x[:, _F["strong_description"]] + x[:, _F["weak_distinct"]]
     own = own + x[:, _F["cpv_strong_main"]] + x[:, _F["cpv_strong_other"]] + x[:, _F["cpv_weak_main"]]
-    own = own + x[:, _F["cpv_weak_other"]] + x[:, _F["text_logit_positive"]]
+    own = own + x[:, _F["cpv_weak_other"]] + x[:, _F["text_logit_positive"]] + x[:, _F["rule5_item"]]
     return np.asarray(own > 0)
 
 
@@ -361,10 +370,14 @@ def score(
             tally = tallies[area_id]
             tally.logit += push
             tally.reasons.append(f"buyer {organisation.name} often buys this")
-    if evidence.item is not None and evidence.item.kind == "installation":
-        for area_id in SYSTEM_AREAS:
-            if tallies[area_id].reasons:  # only beside evidence the area already has
-                tallies[area_id].reasons.append(f"'{evidence.item.phrase}' is made for the installation")
+    if evidence.item is not None:
+        if evidence.item.kind == "installation":
+            for area_id in SYSTEM_AREAS:
+                if tallies[area_id].reasons:  # only beside evidence the area already has
+                    tallies[area_id].reasons.append(f"'{evidence.item.phrase}' is made for the installation")
+        for area_id, carrier in RULE5_KINDS.items():
+            if evidence.item.kind == carrier:
+                tallies[area_id].reasons.append(f"the title buys a {carrier} ('{evidence.item.phrase}')")
     loaded = default_model() if model is True else (model or None)
     decided: dict[str, tuple[float, bool]]
     if use_phrases and use_cpv and use_model and use_prior and loaded is not None and loaded.stacker is not None:

@@ -226,11 +226,14 @@ def fit(
     areas: Sequence[str],
     weights: Sequence[float],
     c: float = 4.0,
+    silent: Sequence[Sequence[str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest logistic regression on `design_matrix` rows; returns (coef, intercept).
 
     coef is (n_areas, N_FEATURES).  Needs scikit-learn (training only).  An area without a
     positive example gets zero weights and a very negative bias, so the model never asserts it.
+    `silent[i]`: areas row i says nothing about (left out of those areas' fits, neither a
+    positive nor a negative example).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -243,6 +246,7 @@ def fit(
     intercept = np.full(len(areas), -6.0, dtype=np.float64)
     for j, area in enumerate(areas):
         y = np.asarray([1 if area in row else 0 for row in labels])
+        rows = np.asarray([area not in quiet for quiet in silent]) if silent is not None else None
         if y.sum() == 0 or y.sum() == len(y):
             continue
         # The dual solver: far fewer texts than features, so it is several times faster here;
@@ -250,7 +254,10 @@ def fit(
         clf = LogisticRegression(
             solver="liblinear", dual=True, C=c, class_weight="balanced", random_state=0, max_iter=1000, tol=1e-5
         )
-        clf.fit(compact, y, sample_weight=sample_weight)
+        if rows is not None and not rows.all():
+            clf.fit(compact[rows], y[rows], sample_weight=sample_weight[rows])
+        else:
+            clf.fit(compact, y, sample_weight=sample_weight)
         coef[j, used] = clf.coef_[0]
         intercept[j] = clf.intercept_[0]
     return coef, intercept

@@ -52,9 +52,9 @@ _AREA_KEYS: Final = frozenset(
     }
 )
 _TOP_KEYS: Final = frozenset({"version", "languages", "organisations", "item_kinds", "areas"})
-# Kinds of item a title buys (`item_kinds` in the file; `rules.find_item`): made for one
-# installation, or a product, material, service or works any installation may buy.
-ITEM_KINDS: Final = ("installation", "general")
+# Kinds of item a title buys (`item_kinds` in the file, `rules.find_item`): made for one
+# installation, or what any buyer may buy (see the file's comment).
+ITEM_KINDS: Final = ("installation", "product", "material", "service", "works")
 
 
 class TaxonomyError(ConfigurationError):
@@ -254,14 +254,16 @@ def _item_kinds(path: Path, value: Any, languages: tuple[str, ...]) -> dict[str,
     if value is None:
         return {}
     if not isinstance(value, dict) or set(value) - set(ITEM_KINDS):
-        raise _fail(path, "item_kinds", f"must map {' and '.join(ITEM_KINDS)} to phrases per language")
+        raise _fail(path, "item_kinds", f"must map some of {', '.join(ITEM_KINDS)} to phrases per language")
     kinds = {kind: _per_language(path, f"item_kinds.{kind}", value.get(kind), languages) for kind in ITEM_KINDS}
-    # A phrase of both kinds (in any two languages: English applies to every notice) would make
+    # A phrase of two kinds (in any two languages: English applies to every notice) would make
     # the answer depend on file order.
-    installation, general = ({p for items in kinds[k].values() for p in items} for k in ITEM_KINDS)
-    both = installation & general
-    if both:
-        raise _fail(path, "item_kinds", f"phrase(s) {', '.join(sorted(both))} listed as both kinds")
+    seen: dict[str, str] = {}
+    for kind, per_language in kinds.items():
+        for phrase in {p for items in per_language.values() for p in items}:
+            other = seen.setdefault(phrase, kind)
+            if other != kind:
+                raise _fail(path, "item_kinds", f"phrase {phrase!r} listed as both {other} and {kind}")
     return kinds
 
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from monitor.classifier import model as text_model
-from monitor.classifier.core import STACK_FEATURES, gather, has_own_evidence, stack_features
+from monitor.classifier.core import STACK_FEATURES, SYSTEM_AREAS, gather, has_own_evidence, stack_features
 from monitor.classifier.rules import STRONG, find_cpv
 from monitor.classifier.taxonomy import AREA_IDS, CORE_AREAS, GENERAL, Taxonomy, default_taxonomy
 from monitor.contract import Notice, from_record
@@ -76,6 +76,7 @@ class Example:
     weight: float
     notice: Notice
     curated: bool = False
+    silent: tuple[str, ...] = ()  # areas the example says nothing about (`model.fit`)
 
 
 def notice_text(title: str, description: str | None) -> str:
@@ -167,6 +168,9 @@ def lexicon_examples(taxonomy: Taxonomy) -> list[Example]:
 
     A general_other phrase ("vacuum cleaner") is a negative for every area, unless a technology
     area lists the same words too.  Stems lose their `*`: the text model sees the stem's n-grams.
+    A technology phrase says nothing about the system areas it does not name: "dipole magnet" is
+    magnets, and whether it is also an accelerator's depends on what it is made for (rule 4), so
+    it is no negative example for the accelerator or the telescope area.
     """
     areas_of: dict[str, set[str]] = {}
     for area in taxonomy.areas:
@@ -178,7 +182,8 @@ def lexicon_examples(taxonomy: Taxonomy) -> list[Example]:
     examples: list[Example] = []
     for text, labels in sorted(areas_of.items()):
         notice = Notice(source="taxonomy", source_id=text, title=text)
-        examples.append(Example(f"taxonomy:{text}", text, tuple(sorted(labels)), LEXICON_WEIGHT, notice))
+        silent = tuple(sorted(SYSTEM_AREAS - labels)) if labels else ()
+        examples.append(Example(f"taxonomy:{text}", text, tuple(sorted(labels)), LEXICON_WEIGHT, notice, silent=silent))
     return examples
 
 
@@ -206,7 +211,11 @@ def _out_of_fold_probabilities(
         held_set = set(held)
         kept = [i for i in range(len(examples)) if i not in held_set]
         coef, intercept = text_model.fit(
-            matrix[kept], [examples[i].areas for i in kept], MODEL_AREAS, [examples[i].weight for i in kept]
+            matrix[kept],
+            [examples[i].areas for i in kept],
+            MODEL_AREAS,
+            [examples[i].weight for i in kept],
+            silent=[examples[i].silent for i in kept],
         )
         fold_model = text_model.from_fit(MODEL_AREAS, coef, intercept)
         for i in held:
@@ -352,7 +361,9 @@ def _train(paths: Iterable[Path], out: Path) -> dict[str, int]:
     if not stats["used"] and not stats["curated"]:  # the taxonomy's phrases alone are no corpus
         raise ValueError("no training examples found in the given paths")
     matrix = text_model.design_matrix([e.text for e in examples])
-    coef, intercept = text_model.fit(matrix, [e.areas for e in examples], MODEL_AREAS, [e.weight for e in examples])
+    labels = [e.areas for e in examples]
+    weights = [e.weight for e in examples]
+    coef, intercept = text_model.fit(matrix, labels, MODEL_AREAS, weights, silent=[e.silent for e in examples])
     stacker = None
     summary = ""
     if sum(1 for e in examples if e.curated) >= 2 * FOLDS:
