@@ -139,7 +139,8 @@ def _sigmoid(x: float) -> float:
 
 
 def _quote(items: list[str]) -> str:
-    return ", ".join(f"'{p}'" for p in dict.fromkeys(items))
+    # A stem ("*vakuum*") reads as the word part it matched: the wildcards mean nothing to a reader.
+    return ", ".join(f"'{p}'" for p in dict.fromkeys(item.strip("*") for item in items))
 
 
 @dataclass(slots=True)
@@ -371,13 +372,14 @@ def score(
             tally.logit += push
             tally.reasons.append(f"buyer {organisation.name} often buys this")
     if evidence.item is not None:
+        named = evidence.item.phrase.strip("*")  # a stem reads as the word it starts
         if evidence.item.kind == "installation":
             for area_id in SYSTEM_AREAS:
                 if tallies[area_id].reasons:  # only beside evidence the area already has
-                    tallies[area_id].reasons.append(f"'{evidence.item.phrase}' is made for the installation")
+                    tallies[area_id].reasons.append(f"'{named}' is made for the installation")
         for area_id, carrier in RULE5_KINDS.items():
             if evidence.item.kind == carrier:
-                tallies[area_id].reasons.append(f"the title buys a {carrier} ('{evidence.item.phrase}')")
+                tallies[area_id].reasons.append(f"the title buys a {carrier} ('{named}')")
     loaded = default_model() if model is True else (model or None)
     decided: dict[str, tuple[float, bool]]
     if use_phrases and use_cpv and use_model and use_prior and loaded is not None and loaded.stacker is not None:

@@ -185,9 +185,9 @@ def _item_index(taxonomy: Taxonomy, languages: tuple[str, ...]) -> PhraseIndex:
 def find_item(taxonomy: Taxonomy, languages: tuple[str, ...], title: str) -> ItemHit | None:
     """The item a title buys: the first `item_kinds` phrase in it, or None when there is none.
 
-    "Ion pumps for the vacuum chambers of the ring" buys pumps (general), "Vacuum chambers for
-    the ring" buys chambers (installation): the words before the purpose split name the item,
-    and reading from the start finds them first.
+    "Ion pumps for the vacuum chambers of the ring" buys pumps (a product), "Vacuum chambers for
+    the ring" buys chambers (made for the installation): titles name the item before what it is
+    for, so reading from the start finds it first.
     """
     found = _item_index(taxonomy, languages).find(tokens(title), first_only=True)
     if not found:

@@ -260,7 +260,7 @@ def _item_kinds(path: Path, value: Any, languages: tuple[str, ...]) -> dict[str,
     # the answer depend on file order.
     seen: dict[str, str] = {}
     for kind, per_language in kinds.items():
-        for phrase in {p for items in per_language.values() for p in items}:
+        for phrase in sorted({p for items in per_language.values() for p in items}):
             other = seen.setdefault(phrase, kind)
             if other != kind:
                 raise _fail(path, "item_kinds", f"phrase {phrase!r} listed as both {other} and {kind}")
