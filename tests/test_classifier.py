@@ -63,6 +63,26 @@ def test_taxonomy_errors_name_file_and_area(tmp_path: Path, snippet: str, messag
 
 
 @pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("    en: [vacuum, ", "    en: [vacuum, vacuum, ", "area 'vacuum'.phrases.en: listed twice: 'vacuum'"),
+        (
+            "    en: [optics, ",
+            "    en: [light, optics, ",
+            "area 'optics_photonics'.phrases.en: both strong and weak: 'light'",
+        ),
+    ],
+)
+def test_taxonomy_rejects_a_phrase_listed_twice(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = TAXONOMY_PATH.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path = tmp_path / "taxonomy.yaml"
+    with pytest.raises(TaxonomyError) as error:
+        parse_taxonomy(text.replace(old, new), path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+@pytest.mark.parametrize(
     ("snippet", "message"),
     [
         ("item_kinds:\n  spare_parts: {en: [spare part]}\n", "item_kinds: must map some of installation, product"),

@@ -191,6 +191,15 @@ def parse_taxonomy(text: str, path: Path) -> Taxonomy:
         phrases = _per_language(path, f"{where}.phrases", raw.get("phrases"), languages)
         weak = _per_language(path, f"{where}.weak_phrases", raw.get("weak_phrases"), languages)
         veto = _per_language(path, f"{where}.veto", raw.get("veto"), languages)
+        for lang, strong_list in phrases.items():
+            # A phrase listed twice, or as both strong and weak, is an editing slip: which
+            # strength wins would depend on the matcher's order, and the list becomes training text.
+            twice = sorted({p for p in strong_list if strong_list.count(p) > 1})
+            both = sorted(set(strong_list) & set(weak.get(lang, ())))
+            if twice:
+                raise _fail(path, f"{where}.phrases.{lang}", f"listed twice: {', '.join(map(repr, twice))}")
+            if both:
+                raise _fail(path, f"{where}.phrases.{lang}", f"both strong and weak: {', '.join(map(repr, both))}")
         known = {p for group in (phrases, weak) for items in group.values() for p in items}
         raw_unless = raw.get("unless") or {}
         if not isinstance(raw_unless, dict):
