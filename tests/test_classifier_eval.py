@@ -1,8 +1,9 @@
 """The classifier on the development set (never used for training) meets the issue's targets.
 
-The held-out test sets (`test.jsonl` to `test7.jsonl`, each written blind by another writer to the
-labelling guideline, see tests/data/classifier/README.md) are reported in the README; here they
-only have to be read and to show the learned classifier ahead of both rule baselines.
+The test sets (`test.jsonl` to `test8.jsonl`, each written blind by other writers to the labelling
+guideline and measured once as unseen notices, see tests/data/classifier/README.md) have been
+training data since their measure was taken; here they only have to be read and to show the
+learned classifier ahead of both rule baselines, which a broken artifact or evidence path fails.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from monitor.cli import main
 
 DATA = Path(__file__).parent / "data" / "classifier"
 DEV = DATA / "dev.jsonl"
-# The held-out test sets and their sizes (tests/data/classifier/README.md).
-TEST_SETS = {"test": 200, "test2": 193, "test3": 178, "test4": 174, "test5": 473, "test6": 426, "test7": 525}
+# The test sets and their sizes (tests/data/classifier/README.md).
+TEST_SETS = {
+    "test": 200, "test2": 193, "test3": 178, "test4": 174, "test5": 473, "test6": 426, "test7": 525, "test8": 493,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_relevance_accuracy_target(reports: dict[str, Report]) -> None:
 
 
 @pytest.mark.parametrize(("name", "size"), TEST_SETS.items())
-def test_held_out_test_sets_classifier_beats_both_baselines(name: str, size: int) -> None:
+def test_test_sets_classifier_beats_both_baselines(name: str, size: int) -> None:
     reports = evaluate(read_gold(DATA / f"{name}.jsonl"))
     assert reports["classifier"].total == size
     f1 = {name: r.micro.f1 for name, r in reports.items()}
