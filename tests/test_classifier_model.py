@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_classifier_eval import TEST_SETS
 
 from monitor.classifier import model as text_model
 from monitor.classifier.core import _F, STACK_FEATURES
@@ -27,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CURATED = ROOT / "tests" / "data" / "classifier" / "train_curated.jsonl"
 # The labelled files the committed artifact is trained on: the curated set and the evaluation sets
 # whose single decisive measure has been taken (tests/data/classifier/README.md, decision 15).
-TEST_SETS = ("test", "test2", "test3", "test4", "test5", "test6", "test7", "test8")
 COMMITTED_TRAINING = [CURATED] + [CURATED.with_name(f"{name}.jsonl") for name in TEST_SETS]
 
 

@@ -372,14 +372,14 @@ def score(
             tally.logit += push
             tally.reasons.append(f"buyer {organisation.name} often buys this")
     if evidence.item is not None:
-        named = evidence.item.phrase.strip("*")  # a stem reads as the word it starts
+        named = _quote([evidence.item.phrase])
         if evidence.item.kind == "installation":
             for area_id in SYSTEM_AREAS:
                 if tallies[area_id].reasons:  # only beside evidence the area already has
-                    tallies[area_id].reasons.append(f"'{named}' is made for the installation")
+                    tallies[area_id].reasons.append(f"{named} is made for the installation")
         for area_id, carrier in RULE5_KINDS.items():
             if evidence.item.kind == carrier:
-                tallies[area_id].reasons.append(f"the title buys a {carrier} ('{named}')")
+                tallies[area_id].reasons.append(f"the title buys a {carrier} ({named})")
     loaded = default_model() if model is True else (model or None)
     decided: dict[str, tuple[float, bool]]
     if use_phrases and use_cpv and use_model and use_prior and loaded is not None and loaded.stacker is not None:

@@ -8,6 +8,7 @@ no phrase of its area) instead of silently producing a classifier that never fir
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -194,7 +195,7 @@ def parse_taxonomy(text: str, path: Path) -> Taxonomy:
         for lang, strong_list in phrases.items():
             # A phrase listed twice, or as both strong and weak, is an editing slip: which
             # strength wins would depend on the matcher's order, and the list becomes training text.
-            twice = sorted({p for p in strong_list if strong_list.count(p) > 1})
+            twice = sorted(p for p, count in Counter(strong_list).items() if count > 1)
             both = sorted(set(strong_list) & set(weak.get(lang, ())))
             if twice:
                 raise _fail(path, f"{where}.phrases.{lang}", f"listed twice: {', '.join(map(repr, twice))}")
