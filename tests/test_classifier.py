@@ -23,7 +23,7 @@ from monitor.contract import Notice
 
 DATA = Path(__file__).parent / "data" / "classifier"
 # Every evaluation set: the development set and the held-out test sets (data README).
-EVALUATION_SETS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8", "test9")
+EVALUATION_SETS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8", "test9", "test10")
 
 
 def notice(title: str, description: str | None = None, **extra: object) -> Notice:
