@@ -1,6 +1,6 @@
 """The classifier on the development set (never used for training) meets the issue's targets.
 
-The test sets (`test.jsonl` to `test8.jsonl`, each written blind by other writers to the labelling
+The test sets (`test.jsonl` to `test9.jsonl`, each written blind by other writers to the labelling
 guideline and measured once as unseen notices, see tests/data/classifier/README.md) have been
 training data since their measure was taken; here they only have to be read and to show the
 learned classifier ahead of both rule baselines, which a broken artifact or evidence path fails.
@@ -21,7 +21,7 @@ DATA = Path(__file__).parent / "data" / "classifier"
 DEV = DATA / "dev.jsonl"
 # The test sets and their sizes (tests/data/classifier/README.md).
 TEST_SETS = {
-    "test": 200, "test2": 193, "test3": 178, "test4": 174, "test5": 473, "test6": 426, "test7": 525, "test8": 493,
+    "test": 200, "test2": 193, "test3": 178, "test4": 174, "test5": 473, "test6": 426, "test7": 525, "test8": 493, "test9": 487,
 }  # fmt: skip
 
 

@@ -31,7 +31,7 @@ def train(corpus: tuple[Path, ...], out: Path) -> None:
     """Rebuild the model artifact from CORPUS: TED XML (.tar.gz, folders, .xml) and curated .jsonl files.
 
     The committed artifact is built with the corpus tarball, tests/data/classifier/train_curated.jsonl
-    and the measured evaluation sets test.jsonl to test8.jsonl (see monitor/classifier/training.py).
+    and the measured evaluation sets test.jsonl to test9.jsonl (see monitor/classifier/training.py).
     """
     from monitor.classifier.training import train as run
 
