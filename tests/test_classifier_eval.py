@@ -1,9 +1,12 @@
-"""The classifier on the development set (never used for training) meets the issue's targets.
+"""The classifier meets the issue's targets on the development set and on test10.
 
-The test sets (`test.jsonl` to `test9.jsonl`, each written blind by other writers to the labelling
-guideline and measured once as unseen notices, see tests/data/classifier/README.md) have been
-training data since their measure was taken; here they only have to be read and to show the
-learned classifier ahead of both rule baselines, which a broken artifact or evidence path fails.
+`dev.jsonl` has never been trained on; `test10.jsonl` is the sixth decisive test set, on which the
+committed artifact met the targets in its single evaluation and which is not trained on either
+(tests/data/classifier/README.md), so a retrain that loses the targets fails here.  The earlier
+test sets (`test.jsonl` to `test9.jsonl`, each written blind by other writers to the labelling
+guideline and measured once as unseen notices) have been training data since their measure was
+taken; here they only have to be read and to show the learned classifier ahead of both rule
+baselines, which a broken artifact or evidence path fails.
 """
 
 from __future__ import annotations
@@ -19,15 +22,20 @@ from monitor.cli import main
 
 DATA = Path(__file__).parent / "data" / "classifier"
 DEV = DATA / "dev.jsonl"
-# The test sets and their sizes (tests/data/classifier/README.md).
+# The measured test sets, training data since their measure, and their sizes (tests/data/classifier/README.md).
 TEST_SETS = {
-    "test": 200, "test2": 193, "test3": 178, "test4": 174, "test5": 473, "test6": 426, "test7": 525, "test8": 493, "test9": 487,
+    "test": 200, "test2": 193, "test3": 178, "test4": 174, "test5": 473, "test6": 426, "test7": 525, "test8": 493,
+    "test9": 487,
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def reports() -> dict[str, Report]:
-    return evaluate(read_gold(DEV))
+# Sets the targets are checked on: never trained on (README of tests/data/classifier).
+TARGET_SETS = {"dev": DEV, "test10": DATA / "test10.jsonl"}
+
+
+@pytest.fixture(scope="module", params=TARGET_SETS)
+def reports(request: pytest.FixtureRequest) -> dict[str, Report]:
+    return evaluate(read_gold(TARGET_SETS[request.param]))
 
 
 def test_report_prints_all_systems(reports: dict[str, Report]) -> None:
