@@ -319,7 +319,10 @@ def _notice_or_fail(session: Any, ref: str) -> Any:
     return row
 
 
-@notices.command("tag", context_settings={"ignore_unknown_options": True})
+# "-general_other" must reach CORRECTIONS as it is: unknown options pass through, and only the
+# long --help is an option here, since click reads "-general_other" as a cluster of short flags
+# and the "h" in it would print the help and change nothing.
+@notices.command("tag", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("ref")
 @click.argument("corrections", nargs=-1, required=True)
 @click.option("--by", default="ILO", show_default=True, help="Who corrects (kept in the history).")

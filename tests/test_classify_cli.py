@@ -76,6 +76,16 @@ def test_corrections_win_survive_reclassification_and_export_as_training_data(tm
     assert notice.source_id == "700001-2026" and set(gold) == set(after)
 
 
+def test_a_correction_whose_area_holds_an_h_is_applied_not_read_as_help(tmp_path: Path) -> None:
+    # The README's and the issue's own example: "-general_other" (and "+robotics_remote_handling")
+    # hold an "h", which click would read as the short help flag.
+    db = new_database_url(tmp_path, "c")
+    run("import", "--quiet", str(NOTICES), db=db)
+    code, out, _ = run("notices", "tag", "ted/700001-2026", "+robotics_remote_handling", "-general_other", db=db)
+    assert code == 0 and out.startswith("ted/700001-2026: "), out
+    assert area_ids(exported(db)["700001-2026"])[0] == "robotics_remote_handling"
+
+
 def test_an_unknown_area_in_a_correction_is_one_clear_line(tmp_path: Path) -> None:
     db = new_database_url(tmp_path, "c")
     run("import", "--quiet", str(NOTICES), db=db)
